@@ -1,0 +1,37 @@
+# Set-up and everyday commands. `make validate` and `make test` are the two commands
+# README.md gives: each creates .venv/ from the lock when it is missing or stale.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+LOCK   := requirements-validation.txt
+# A copy of the lock that .venv was installed from: the venv is current when it matches.
+STAMP  := $(VENV)/installed-from.txt
+
+.PHONY: venv validate test lint docs lock clean
+
+venv:
+	@if ! cmp -s $(LOCK) $(STAMP) 2>/dev/null; then \
+		echo "Installing $(LOCK) into $(VENV)/ ..."; \
+		test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || exit 1; \
+		$(BIN)/python -m pip install -qq --disable-pip-version-check -r $(LOCK) || exit 1; \
+		cp $(LOCK) $(STAMP); \
+	fi
+
+# Validate the whole repository, as the user guide's "preferred method" does.
+validate: venv
+	$(BIN)/python -W ignore -m validation --all
+	$(BIN)/flake8 .
+	$(BIN)/yamllint --strict .
+
+test: venv
+	$(BIN)/python -m pytest
+
+# Regenerate the lock from requirements-validation.in (needs pip-tools in the venv).
+lock: venv
+	$(BIN)/python -m pip install --quiet "pip-tools==7.4.1"
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o $(LOCK) requirements-validation.in
+
+clean:
+	rm -rf $(VENV) .pytest_cache

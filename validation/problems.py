@@ -1,0 +1,51 @@
+"""The records that flow out of the rules: findings, and problems stamped with where they are."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Level(str, enum.Enum):
+    """How serious a problem is: errors fail the run, warnings are reported only."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule yields: a message at a position in the file it was given.
+
+    Line and column are 1-based; 0 means unknown. ``level`` overrides the rule's own level
+    for rules whose severity depends on the case (DAG006 is an error for pod tasks only).
+    """
+
+    message: str
+    line: int = 0
+    column: int = 0
+    level: Level | None = None
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """A finding stamped by the runner with the file, rule and level it belongs to."""
+
+    path: str
+    line: int
+    column: int
+    rule: str
+    name: str
+    level: Level
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "rule": self.rule,
+            "name": self.name,
+            "level": self.level.value,
+            "message": self.message,
+        }

@@ -1,0 +1,72 @@
+"""The rule registry: every rule's id, slug, level, subject and documentation in one place.
+
+A rule is a plain function decorated with :func:`rule`. It takes the facts of one file
+(and the repository facts for cross-file checks) and yields :class:`Finding` records; the
+runner stamps them with the path, rule id and level. The function's docstring is the
+rule's user documentation.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from validation.problems import Finding, Level
+
+
+class Subject(str, enum.Enum):
+    """Which facts a rule is given."""
+
+    PATH = "path"  # every path named: validation.facts.PathFacts
+    DAG = "dag"  # DAG files: validation.facts.DagFileFacts
+    ROLE = "role"  # role files: validation.facts.RoleFacts
+    IMPORTS = "imports"  # imports/ modules: validation.facts.ImportsModuleFacts
+
+
+Check = Callable[[Any, Any], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    slug: str
+    level: Level
+    subject: Subject
+    check: Check
+
+    @property
+    def family(self) -> str:
+        return self.id[:3]
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.check) or ""
+
+    @property
+    def summary(self) -> str:
+        return self.doc.splitlines()[0] if self.doc else self.slug
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, slug: str, level: Level, subject: Subject) -> Callable[[Check], Check]:
+    """Register the decorated function as the check of rule ``rule_id``."""
+
+    def register(check: Check) -> Check:
+        if rule_id in RULES:
+            raise ValueError(f"rule {rule_id} is registered twice")
+        RULES[rule_id] = Rule(rule_id, slug, level, subject, check)
+        return check
+
+    return register
+
+
+def all_rules() -> dict[str, Rule]:
+    """Every rule, in id order (importing the rule modules registers them)."""
+    import validation.rules  # noqa: F401  (registers the rules)
+
+    return dict(sorted(RULES.items()))

@@ -1,0 +1,1 @@
+"""dags rules (placeholder)."""
