@@ -19,13 +19,24 @@ from validation.routes import Route
 
 @dataclass(frozen=True)
 class PathFacts:
-    """A path named on the command line (or found by ``--all``) and where it is routed."""
+    """A path named on the command line (or found by ``--all``) and where it is routed.
 
-    path: str  # repo-relative, "/"-separated
+    Built by validation.loaders.paths.resolve. A path whose real location is outside the
+    repository has inside_root=False, the path as the user typed it and Kind.UNKNOWN.
+    """
+
+    path: str  # repo-relative, "/"-separated, as named (symlinks inside the repo kept)
     route: Route
-    exists: bool
+    exists: bool  # symlinks followed: a broken symlink does not exist
     is_dir: bool
     inside_root: bool = True
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """The parts of the configuration ([validation] in setup.cfg) that rules read."""
+
+    imports_allowlist: frozenset[str] = frozenset()  # platform modules exempt from IMP001
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,7 @@ class RepoFacts:
     readmes: dict[str, frozenset[str]]  # env -> project folders that have a README.md
     imports_modules: frozenset[str]  # module stems in imports/ (without __init__)
     imports_has_init: bool
+    settings: RuleSettings = field(default_factory=RuleSettings)
 
 
 # -- DAG files ----------------------------------------------------------------------------
@@ -130,8 +142,15 @@ class DagFileFacts:
     source: SourceFacts
     import_error: ErrorFacts | None = None  # DAG001
     crash: ErrorFacts | None = None  # DAG002
-    dags: list[DagFacts] = field(default_factory=list)
+    dags: list[DagFacts] = field(default_factory=list)  # every DAG the import created
     import_seconds: float = 0.0
+    imported_modules: list[str] = field(default_factory=list)  # repo files it imported
+    warnings: list[tuple[str, str, int]] = field(default_factory=list)  # category, text, line
+
+    @property
+    def registered_dags(self) -> list[DagFacts]:
+        """The DAGs Airflow's DagBag found and accepted."""
+        return [dag for dag in self.dags if dag.registered]
 
 
 # -- imports modules ----------------------------------------------------------------------
@@ -155,15 +174,27 @@ class RoleFacts:
 
     Positions of YAML nodes are keyed by JSON pointer: "" is the document, "/s3" the
     s3 mapping's value, "/s3/read_only/0" its first entry; "/s3#key" is the key itself.
+    Keys that are not strings appear as their YAML spelling ("1", "true", "null").
+
+    ``schema_errors`` holds one entry per problem, never just the first:
+    ``(pointer, keyword, detail, expected)``, where keyword is the JSON-schema keyword
+    (type, additionalProperties, required, pattern, oneOf, ...) or "cadet" for the
+    builder's CaDeT-name check. For additionalProperties the pointer names the unexpected
+    key, detail is that key and expected the keys allowed beside it; for type, detail
+    describes the value found and expected lists the JSON types wanted; for required,
+    detail is the missing key. The schema is iam_builder's, tightened where its builder
+    would crash on what the schema lets through (athena, s3 and secretsmanager must be
+    mappings, secretsmanager needs read_only, database names are checked per entry).
     """
 
     path: str
     env: str
     name: str  # file stem
-    yaml_error: ErrorFacts | None = None  # ROL001
+    yaml_error: ErrorFacts | None = None  # ROL001: unreadable, not UTF-8, or not YAML
     config: Any = None  # the parsed document, plain data
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
-    duplicate_keys: list[tuple[str, int, int]] = field(default_factory=list)  # pointer, line, col
-    schema_errors: list[tuple[str, str]] = field(default_factory=list)  # pointer, message
+    # pointer of the repeated key, its line and column, and the line where it first appeared
+    duplicate_keys: list[tuple[str, int, int, int]] = field(default_factory=list)
+    schema_errors: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
     build_error: ErrorFacts | None = None  # exception from build_iam_policy
     policy: dict[str, Any] | None = None

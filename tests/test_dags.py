@@ -1,0 +1,88 @@
+"""DAG rules and the DAG loader, with the real Airflow 2.4.3 and mojap-airflow-tools.
+
+The fixture repository tests/fixtures/dagrepo has one file per mistake, each marking the
+line it expects to be flagged (see expectations.py), a project of files that hang, exit
+or kill their process, and a clean project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from expectations import expected_problems
+
+from validation.config import Config
+from validation.problems import Problem
+from validation.runner import Report, run
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return run(FIXTURE, [], everything=True, config=Config(dag_timeout=2.0), cwd=FIXTURE)
+
+
+def _by_path(report: Report, path: str) -> list[Problem]:
+    return [problem for problem in report.problems if problem.path == path]
+
+
+def test_every_marked_line_is_flagged_and_nothing_else(report: Report) -> None:
+    actual = {(p.path, p.line, p.rule, p.level.value) for p in report.problems}
+    assert actual == expected_problems(FIXTURE)
+
+
+@pytest.mark.parametrize("path", sorted(
+    path.relative_to(FIXTURE).as_posix()
+    for path in FIXTURE.glob("environments/*/dags/*/*.py")
+))
+def test_each_fixture_file_is_validated_alone_as_in_the_full_run(report: Report, path: str) -> None:
+    alone = run(FIXTURE, [path], everything=False, config=Config(dag_timeout=2.0), cwd=FIXTURE)
+    assert alone.problems == _by_path(report, path)
+
+
+def test_a_clean_dag_yields_nothing(report: Report) -> None:
+    assert _by_path(report, "environments/dev/dags/clean/clean_dag.py") == []
+
+
+def test_dag_id_problem_points_at_the_literal(report: Report) -> None:
+    [problem] = _by_path(report, "environments/dev/dags/cases/wrong_dag_id.py")
+    assert (problem.rule, problem.line, problem.column) == ("DAG005", 7, 12)
+    assert "should be 'cases.wrong_dag_id'" in problem.message
+
+
+def test_task_id_level_depends_on_the_operator(report: Report) -> None:
+    problems = _by_path(report, "environments/dev/dags/cases/task_id_chars.py")
+    assert [(p.line, p.level.value) for p in problems] == [(28, "error"), (30, "warning")]
+    assert "use 'pod-task'" in problems[0].message
+
+
+def test_tasks_made_in_a_loop_report_their_role_once(report: Report) -> None:
+    [problem] = _by_path(report, "environments/dev/dags/cases/role_missing.py")
+    assert "did you mean 'airflow_dev_cases'?" in problem.message
+
+
+def test_import_error_names_the_exception_and_line(report: Report) -> None:
+    [problem] = _by_path(report, "environments/dev/dags/cases/raises.py")
+    assert (problem.line, problem.column, problem.message) == (6, 1, "ValueError: boom")
+
+
+def test_crashes_are_blamed_on_their_file(report: Report) -> None:
+    messages = {p.path.rsplit("/", 1)[1]: p.message for p in report.problems if p.rule == "DAG002"}
+    assert "killed by SIGKILL" in messages["kills_itself.py"]
+    assert "exited with status 3" in messages["os_exit.py"]
+    assert "sys.exit(0)" in messages["exits.py"]
+    assert "did not finish within 2 s" in messages["hangs.py"]
+    assert "did not finish within 2 s" in messages["hangs_ignoring_alarm.py"]
+
+
+def test_no_bytecode_is_left_in_the_repository(report: Report) -> None:
+    assert list(FIXTURE.rglob("__pycache__")) == []
+
+
+def test_the_example_repository_is_clean() -> None:
+    examples = run(REPO, [], everything=True, config=Config(), cwd=REPO)
+    assert examples.problems == []
+    assert examples.files > 10

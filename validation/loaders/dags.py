@@ -1,0 +1,244 @@
+"""Load DAG files and imports modules into facts, in supervised worker processes.
+
+The parent imports Airflow once; workers are forked from it (sharing the import, copy on
+write) and each imports many files, one at a time. The parent gives each file a
+deadline: a worker that passes it, dies or exits is replaced, its file is blamed
+(DAG002) and the other files go on. Airflow is imported only when there is a file to
+import.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any
+
+from validation.facts import DagFacts, DagFileFacts, ErrorFacts, ImportsModuleFacts, SourceFacts
+from validation.loaders.source import locate, read_source, source_facts
+
+GRACE_SECONDS = 5.0  # at most, past Airflow's own timeout, before the parent kills a worker
+# Exceptions Airflow raises for a schedule it cannot parse, and the argument they are about.
+SCHEDULE_ERRORS = frozenset({"AirflowTimetableInvalid", "FormatError"})
+SCHEDULE_KEYWORDS = ("schedule_interval", "schedule")
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    timeout: float = 30.0  # seconds per file, Airflow's dagbag_import_timeout default
+    jobs: int = 0  # worker processes; 0: one per CPU core
+
+
+@dataclass(frozen=True)
+class DagFileRequest:
+    path: str  # repo-relative
+    env: str
+    project: str
+    name: str
+
+
+def load_python_files(
+    root: str,
+    dag_files: Iterable[DagFileRequest],
+    modules: Iterable[tuple[str, str]],
+    settings: LoadSettings,
+) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
+    """Facts for DAG files and for ``imports/`` modules ((path, module stem) pairs), keyed
+    by repo-relative path. All are imported in one pool of supervised workers."""
+    from validation.loaders.dag_worker import Job
+
+    dags, jobs = _prepare_dag_files(root, dag_files)
+    imports = {path: ImportsModuleFacts(path, name) for path, name in modules}
+    for path, module in imports.items():
+        jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
+    for path, outcome in _run_jobs(root, jobs, settings).items():
+        if path in dags:
+            _merge(dags[path], outcome)
+        else:
+            module = imports[path]
+            module.import_error, module.crash = outcome.import_error, outcome.crash
+            module.defines_dags = outcome.dags
+    return dags, imports
+
+
+def _prepare_dag_files(
+    root: str, requests: Iterable[DagFileRequest]
+) -> tuple[dict[str, DagFileFacts], dict[str, Any]]:
+    """Source facts for each DAG file, and a job for each one that is worth importing."""
+    from validation.loaders.dag_worker import Job
+
+    facts: dict[str, DagFileFacts] = {}
+    jobs: dict[str, Any] = {}
+    for request in requests:
+        text = read_source(os.path.join(root, request.path))
+        source = _source(text, request.path)
+        file_facts = DagFileFacts(request.path, request.env, request.project, request.name, source)
+        if isinstance(text, ErrorFacts):
+            file_facts.import_error = text
+        elif source.syntax_error is not None:
+            file_facts.import_error = source.syntax_error
+        else:
+            jobs[request.path] = Job(os.path.join(root, request.path), "dag")
+        facts[request.path] = file_facts
+    return facts, jobs
+
+
+def _source(text: str | ErrorFacts, path: str) -> SourceFacts:
+    return SourceFacts() if isinstance(text, ErrorFacts) else source_facts(text, path)
+
+
+def _merge(facts: DagFileFacts, outcome: Any) -> None:
+    """Add what the import produced, pointing each DAG and task at its literal in the source."""
+    facts.import_error, facts.crash = outcome.import_error, outcome.crash
+    facts.import_seconds = outcome.import_seconds
+    facts.imported_modules, facts.warnings = outcome.repo_modules, outcome.warnings
+    facts.dags = outcome.dags
+    for dag in facts.dags:
+        _locate_dag(dag, facts.source)
+    error = facts.import_error
+    if error is None:
+        return
+    refused = [dag for dag in facts.dags if not dag.registered]
+    if error.line == 0 and refused:
+        # Raised after the module ran (a cycle, a bad timetable): blame the refused DAG.
+        error.line = refused[0].line
+    if error.kind in SCHEDULE_ERRORS:
+        error.line, error.column = _locate_any(facts.source, error.line, SCHEDULE_KEYWORDS)
+
+
+def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
+    dag.dag_id_line, dag.dag_id_column = locate(source, dag.line, "dag_id")
+    dag.schedule_line, dag.schedule_column = _locate_any(source, dag.line, SCHEDULE_KEYWORDS)
+    for task in dag.tasks:
+        task.task_id_line, task.task_id_column = locate(source, task.line, "task_id")
+        task.role_line, task.role_column = _locate_any(
+            source, task.line, ("role", "service_account_name", "annotations"))
+
+
+def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tuple[int, int]:
+    """The first of ``keywords`` found in the call made at ``line``, else (line, 0)."""
+    for keyword in keywords:
+        found = locate(source, line, keyword)
+        if found[1]:
+            return found
+    return line, 0
+
+
+# -- supervision --------------------------------------------------------------------------
+
+
+class _Worker:
+    """A forked worker process and the file it is importing."""
+
+    def __init__(self, root: str, timeout: float) -> None:
+        from validation.loaders.dag_worker import serve
+
+        context = multiprocessing.get_context("fork")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=serve, args=(child, root), daemon=True)
+        self.process.start()
+        child.close()
+        self.timeout = timeout
+        self.path: str | None = None
+        self.deadline = 0.0
+
+    def send(self, path: str, job: Any) -> None:
+        grace = min(GRACE_SECONDS, self.timeout)
+        self.path, self.deadline = path, time.monotonic() + self.timeout + grace
+        self.conn.send(job)
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            try:
+                os.kill(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[str, Any]:
+    """Run every job in supervised workers; an Outcome per path, whatever the files do."""
+    if not jobs:
+        return {}
+    from validation.loaders import dag_worker
+
+    dag_worker.prepare_environment(root, settings.timeout)
+    dag_worker.preload()
+    return _supervise(root, jobs, settings)
+
+
+def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[str, Any]:
+    pending = deque(sorted(jobs))
+    count = min(settings.jobs or os.cpu_count() or 1, len(pending))
+    workers = [_Worker(root, settings.timeout) for _ in range(count)]
+    outcomes: dict[str, Any] = {}
+    try:
+        while pending or any(worker.path for worker in workers):
+            for worker in workers:
+                if worker.path is None and pending:
+                    path = pending.popleft()
+                    worker.send(path, jobs[path])
+            _collect(workers, outcomes, root, settings)
+    finally:
+        for worker in workers:
+            worker.stop()
+    return outcomes
+
+
+def _collect(workers: list[_Worker], outcomes: dict[str, Any], root: str,
+             settings: LoadSettings) -> None:
+    """Wait for the next result or deadline; replace workers that died or hung."""
+    busy = [worker for worker in workers if worker.path]
+    now = time.monotonic()
+    ready = wait([worker.conn for worker in busy],
+                 timeout=max(0.0, min(worker.deadline for worker in busy) - now))
+    for index, worker in enumerate(workers):
+        if not worker.path:
+            continue
+        path = worker.path
+        if worker.conn in ready:
+            outcome = _receive(worker, settings)
+        elif time.monotonic() >= worker.deadline:
+            outcome = _lost(ErrorFacts(
+                "timeout", f"importing the file did not finish within {settings.timeout:g} s"))
+            worker.process.kill()
+        else:
+            continue
+        outcomes[path] = outcome
+        worker.path = None
+        if outcome.fatal:
+            worker.stop()
+            workers[index] = _Worker(root, settings.timeout)
+
+
+def _receive(worker: _Worker, settings: LoadSettings) -> Any:
+    try:
+        return worker.conn.recv()
+    except (EOFError, OSError):
+        worker.process.join(timeout=5)
+        return _lost(_exit_facts(worker.process.exitcode))
+    except Exception as error:  # an outcome that cannot be unpickled
+        return _lost(ErrorFacts("lost", f"the import's result could not be read: {error}"))
+
+
+def _lost(crash: ErrorFacts) -> Any:
+    from validation.loaders.dag_worker import Outcome
+
+    return Outcome(crash=crash, fatal=True)
+
+
+def _exit_facts(code: int | None) -> ErrorFacts:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return ErrorFacts("signal", f"the process importing the file was killed by {name}")
+    return ErrorFacts("died", f"the process importing the file exited with status {code}"
+                      " (os._exit() or a crash in native code)")
