@@ -1,0 +1,102 @@
+"""Turn the paths a user names into PathFacts: repo-relative, routed, looked up on disk.
+
+Users name files relative to the folder they are in, or by full path as the user guide
+asks. Each path becomes one repo-relative ``/`` path before it is routed, so
+``./environments/dev/dags/x/a.py``, ``dags/x/a.py`` typed in ``environments/dev`` and
+``/home/me/airflow/environments/dev/dags/x/a.py`` are the same file.
+
+Nothing here raises: a name the file system cannot take, a permission error, a symlink
+loop or a path outside the repository all become facts the STR rules report.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from validation.facts import PathFacts
+from validation.routes import Kind, Route, route
+
+SCANNED = ("environments", "imports")  # what --all lists; everything else is unchecked
+OUTSIDE = Route(Kind.UNKNOWN)  # the route of a path outside the repository (STR001)
+_FS_ERRORS = (OSError, ValueError, RuntimeError)  # bad names, permissions, symlink loops
+
+
+def resolve(root: Path, raw: str, cwd: Path) -> PathFacts:
+    """The facts of the path ``raw``, typed by the user in ``cwd``, in the repository ``root``.
+
+    The path is normalised without following symlinks, so a symlink inside the repository
+    is reported under the name the user gave it; but a path whose real location is outside
+    the repository is outside (inside_root=False, path = ``raw`` as given).
+    """
+    absolute = _normalised(Path(cwd) / raw)
+    exists, is_dir = _on_disk(absolute)
+    rel = _repo_relative(root, absolute)
+    if rel is None or not _really_inside(root, absolute):
+        return PathFacts(raw, OUTSIDE, exists, is_dir, inside_root=False)
+    return PathFacts(rel, route(rel), exists, is_dir)
+
+
+def all_paths(root: Path) -> list[str]:
+    """Every file under environments/ and imports/, repo-relative and sorted (for --all).
+
+    Hidden entries (names starting with ".") and ``__pycache__`` folders are skipped, and
+    directory symlinks are never followed (a symlink to a file is listed like a file).
+    """
+    found: list[str] = []
+    for top in SCANNED:
+        folder = Path(root) / top
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if _listed(d) and d != "__pycache__"]
+            base = Path(dirpath).relative_to(root)
+            found.extend((base / name).as_posix() for name in filenames if _listed(name))
+    return sorted(found)
+
+
+def _listed(name: str) -> bool:
+    return not name.startswith(".")
+
+
+def _normalised(path: Path) -> Path:
+    """Absolute, with "." and ".." segments removed lexically (as a shell's cd does)."""
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def _real(path: Path) -> Path:
+    """The real location (symlinks followed); the path itself when it cannot be looked up."""
+    try:
+        return Path(os.path.realpath(path))
+    except _FS_ERRORS:
+        return path
+
+
+def _on_disk(path: Path) -> tuple[bool, bool]:
+    """(exists, is_dir), following symlinks; False for anything that cannot be looked at."""
+    try:
+        return os.path.exists(path), os.path.isdir(path)
+    except _FS_ERRORS:  # pragma: no cover  (os.path swallows these already)
+        return False, False
+
+
+def _repo_relative(root: Path, absolute: Path) -> str | None:
+    """``absolute`` relative to ``root`` in "/" form, or None when it is not below root.
+
+    Tried first by name (root as given, then its real location, as the current folder
+    usually comes back resolved), and only then through symlinks in the path itself.
+    """
+    root_named, root_real = _normalised(root), _real(_normalised(root))
+    real = _real(absolute)
+    for path, base in ((absolute, root_named), (absolute, root_real), (real, root_real)):
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return None
+
+
+def _really_inside(root: Path, absolute: Path) -> bool:
+    """Whether the real location of ``absolute`` (symlinks followed) is inside root."""
+    real, root_real = _real(absolute), _real(_normalised(root))
+    return real == root_real or root_real in real.parents
