@@ -1,0 +1,54 @@
+"""Whole-process timings of the validate commands, median of N runs.
+
+    .venv/bin/python benchmarks/cli_timing.py [--runs 5]
+
+Run from the repository root. Prints one line per command: median, min and max
+wall-clock seconds. Nothing here is asserted by the tests: timings only report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+PYTHON = sys.executable
+COMMANDS = {
+    "import floor: python -c 'import airflow, mojap_airflow_tools.operators'":
+        [PYTHON, "-c", "import airflow, mojap_airflow_tools.operators"],
+    "python -W ignore -m validation --all":
+        [PYTHON, "-W", "ignore", "-m", "validation", "--all"],
+    "python -W ignore -m validation <one DAG file>":
+        [PYTHON, "-W", "ignore", "-m", "validation",
+         "environments/dev/dags/examples/write_to_s3.py"],
+    "python -W ignore -m validation <one role file>":
+        [PYTHON, "-W", "ignore", "-m", "validation",
+         "environments/dev/roles/airflow_dev_examples.yaml"],
+}
+
+
+def measure(command: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=False, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    for name, command in COMMANDS.items():
+        times = measure(command, args.runs)
+        print(f"{statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f})"
+              f"  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Command line: ``python -W ignore -m validation [options] PATH...``.
+
+Exit status: 0 no error (warnings allowed), 1 at least one error, 2 usage or
+configuration error, 3 internal error. No input makes it print a Python traceback
+(set VALIDATION_DEBUG=1 to see one for an internal error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from validation import __version__
+from validation.config import Config, ConfigError, load_config, with_values
+
+EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m validation",
+        description="Validate DAG files, role files and imports modules of the Airflow "
+        "pipelines repository before they are deployed.",
+        epilog="Exit status: 0 no errors, 1 errors found, 2 usage error, 3 internal error.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files to validate, relative to the current directory or absolute")
+    parser.add_argument("--all", action="store_true", dest="everything",
+                        help="validate every file under environments/ and imports/")
+    parser.add_argument("--root", metavar="DIR", default=".",
+                        help="the repository root (default: the current directory)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (default: text)")
+    parser.add_argument("--jobs", metavar="N", help="worker processes importing DAG files "
+                        "(default: one per CPU core)")
+    parser.add_argument("--dag-timeout", metavar="SECONDS",
+                        help="time limit to import one DAG file (default: 30)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except _UsageError as error:
+        print(f"{build_parser().format_usage().rstrip()}\nerror: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as done:  # --help and --version
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("VALIDATION_DEBUG"):
+            traceback.print_exc()
+        print(f"internal error: {type(error).__name__}: {error}\n"
+              "This is a bug in the validator, not in your files: please report it "
+              "(VALIDATION_DEBUG=1 shows the traceback).", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from validation.reporters import FORMATS
+    from validation.runner import run
+
+    args = build_parser().parse_args(argv)
+    if not args.paths and not args.everything:
+        raise _UsageError("name at least one PATH, or use --all")
+    root = Path(args.root).resolve()
+    if not root.is_dir():
+        raise _UsageError(f"--root {args.root}: not a directory")
+    config = _config(root, args)
+    report = run(root, args.paths, everything=args.everything, config=config, cwd=Path.cwd())
+    sys.stdout.write(FORMATS[args.format](report))
+    sys.stdout.flush()
+    has_errors = any(problem.level.value == "error" for problem in report.problems)
+    return EXIT_PROBLEMS if has_errors else EXIT_CLEAN
+
+
+def _config(root: Path, args: argparse.Namespace) -> Config:
+    config = load_config(root)
+    overrides = {key: value for key, value in
+                 (("jobs", args.jobs), ("dag_timeout", args.dag_timeout)) if value is not None}
+    return with_values(config, overrides, "command line") if overrides else config
