@@ -8,7 +8,7 @@ LOCK   := requirements-validation.txt
 # A copy of the lock that .venv was installed from: the venv is current when it matches.
 STAMP  := $(VENV)/installed-from.txt
 
-.PHONY: venv validate test lint docs lock clean
+.PHONY: venv validate test lock clean
 
 venv:
 	@if ! cmp -s $(LOCK) $(STAMP) 2>/dev/null; then \
@@ -27,11 +27,14 @@ validate: venv
 test: venv
 	$(BIN)/python -m pytest
 
-# Regenerate the lock from requirements-validation.in (needs pip-tools in the venv).
-lock: venv
-	$(BIN)/python -m pip install --quiet "pip-tools==7.4.1"
-	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --strip-extras \
+# Regenerate the lock from requirements-validation.in with pip-tools, installed in a
+# throw-away environment so .venv/ keeps exactly what the lock lists.
+lock:
+	rm -rf .lock-tools && $(PYTHON) -m venv .lock-tools
+	.lock-tools/bin/python -m pip install -qq "pip-tools==7.4.1"
+	CUSTOM_COMPILE_COMMAND="make lock" .lock-tools/bin/pip-compile --quiet --strip-extras \
 		--no-emit-index-url --no-emit-find-links -o $(LOCK) requirements-validation.in
+	rm -rf .lock-tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache
