@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -196,10 +197,15 @@ def run(job: Job, instruments: Instruments, root: str) -> Outcome:
             warnings.simplefilter("always")
             found = _import(job, instruments, outcome, root)
             outcome.dags = _describe_dags(instruments, found, clock_before)
-    except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt, ... too
+    except Exception as error:  # escaped Airflow's own handling: still a parse failure
+        outcome.import_error = _error_facts(error, job.path, root)
+        caught = []
+    except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt, ...
         outcome.crash = _error_facts(error, job.path, root, kind="exit")
         outcome.fatal = True
         caught = []
+    # A file that left threads running could still act later: retire this worker.
+    outcome.fatal = outcome.fatal or threading.active_count() > 1
     outcome.import_seconds = time.monotonic() - started
     outcome.warnings = _warnings(caught, job.path)
     outcome.repo_modules = _forget_repo_modules(modules_before, root, job.path)

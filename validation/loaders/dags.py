@@ -180,15 +180,31 @@ def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[
     outcomes: dict[str, Any] = {}
     try:
         while pending or any(worker.path for worker in workers):
-            for worker in workers:
+            for index, worker in enumerate(workers):
                 if worker.path is None and pending:
                     path = pending.popleft()
-                    worker.send(path, jobs[path])
+                    workers[index] = _dispatch(worker, path, jobs[path], root, settings)
             _collect(workers, outcomes, root, settings)
     finally:
         for worker in workers:
             worker.stop()
     return outcomes
+
+
+def _dispatch(worker: _Worker, path: str, job: Any, root: str, settings: LoadSettings
+              ) -> _Worker:
+    """Send a file to an idle worker, replacing the worker first if it died while idle
+    (a thread a previous file left behind could end it), so no file is wrongly blamed."""
+    if worker.process.is_alive():
+        try:
+            worker.send(path, job)
+            return worker
+        except OSError:
+            pass
+    worker.stop()
+    fresh = _Worker(root, settings.timeout)
+    fresh.send(path, job)
+    return fresh
 
 
 def _collect(workers: list[_Worker], outcomes: dict[str, Any], root: str,

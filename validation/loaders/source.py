@@ -27,7 +27,7 @@ def read_source(path: str) -> str | ErrorFacts:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        return ErrorFacts("SyntaxError", "the file is not valid UTF-8 text", line, 0)
+        return ErrorFacts("SyntaxError", "SyntaxError: the file is not valid UTF-8 text", line, 0)
 
 
 def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
@@ -36,9 +36,10 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
         tree = ast.parse(text, filename=filename)
     except SyntaxError as error:
         return SourceFacts(syntax_error=ErrorFacts(
-            "SyntaxError", error.msg, error.lineno or 0, error.offset or 0))
+            "SyntaxError", f"SyntaxError: {error.msg}", error.lineno or 0, error.offset or 0))
     except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
-        return SourceFacts(syntax_error=ErrorFacts(type(error).__name__, str(error)))
+        name = type(error).__name__
+        return SourceFacts(syntax_error=ErrorFacts(name, f"{name}: {error}"))
     facts = SourceFacts()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.keywords:
