@@ -16,6 +16,7 @@ from pathlib import Path
 
 from validation import __version__
 from validation.config import Config, ConfigError, load_config, with_values
+from validation.problems import Level
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -89,7 +90,7 @@ def _main(argv: Sequence[str] | None) -> int:
     report = run(root, args.paths, everything=args.everything, config=config, cwd=Path.cwd())
     sys.stdout.write(FORMATS[args.format](report))
     sys.stdout.flush()
-    has_errors = any(problem.level.value == "error" for problem in report.problems)
+    has_errors = any(problem.level is Level.ERROR for problem in report.problems)
     return EXIT_PROBLEMS if has_errors else EXIT_CLEAN
 
 

@@ -91,6 +91,7 @@ class TaskFacts:
 class DagFacts:
     dag_id: str
     line: int = 0  # the call in the DAG file that created the DAG
+    column: int = 0
     dag_id_line: int = 0
     dag_id_column: int = 0
     registered: bool = True  # Airflow's DagBag accepted it

@@ -1,24 +1,29 @@
-"""Reporters turn problems into text. They return strings; only the CLI prints."""
+"""Reporters turn a report into text. They return strings; only the CLI prints."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 from validation.problems import Level
 from validation.runner import Report
 
 
-def summary(report: Report) -> dict[str, object]:
+@dataclass(frozen=True)
+class Summary:
+    files: int
+    errors: int
+    warnings: int
+    rules: dict[str, int]  # rule id -> problems, in id order
+
+
+def summarise(report: Report) -> Summary:
     levels = Counter(problem.level for problem in report.problems)
     rules = Counter(problem.rule for problem in report.problems)
-    return {
-        "files": report.files,
-        "errors": levels[Level.ERROR],
-        "warnings": levels[Level.WARNING],
-        "rules": dict(sorted(rules.items())),
-    }
+    return Summary(report.files, levels[Level.ERROR], levels[Level.WARNING],
+                   dict(sorted(rules.items())))
 
 
 def _plural(count: int, word: str) -> str:
@@ -32,20 +37,21 @@ def text(report: Report) -> str:
         + ("" if p.level is Level.ERROR else " (warning)")
         for p in report.problems
     ]
-    counts = summary(report)
-    checked = _plural(report.files, "file")
+    summary = summarise(report)
+    checked = _plural(summary.files, "file")
     if not report.problems:
         lines.append(f"No problems in {checked}.")
     else:
-        found = f"{_plural(counts['errors'], 'error')}, {_plural(counts['warnings'], 'warning')}"
-        by_rule = ", ".join(f"{rule} x{n}" for rule, n in counts["rules"].items())
+        found = f"{_plural(summary.errors, 'error')}, {_plural(summary.warnings, 'warning')}"
+        by_rule = ", ".join(f"{rule} x{count}" for rule, count in summary.rules.items())
         lines.append(f"Found {found} in {checked} ({by_rule}).")
     return "\n".join(lines) + "\n"
 
 
 def json_report(report: Report) -> str:
     """One JSON object: the problems and a summary."""
-    document = {"problems": [p.as_dict() for p in report.problems], "summary": summary(report)}
+    document = {"problems": [p.as_dict() for p in report.problems],
+                "summary": asdict(summarise(report))}
     return json.dumps(document, indent=2) + "\n"
 
 

@@ -15,18 +15,21 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from validation.facts import DagFacts, ErrorFacts, TaskFacts
+from validation.facts import DagFacts, ErrorFacts
+from validation.loaders.airflow_facts import (
+    describe_dags,
+    error_facts,
+    position,
+    shorten,
+    warning_facts,
+)
 
-ROLE_ANNOTATION = "iam.amazonaws.com/role"
 DAGBAG_LOGGER = "airflow.models.dagbag.DagBag"
-MAX_MESSAGE = 400  # characters of an exception message kept in a problem
-MAX_WARNINGS = 50
 
 
 @dataclass
@@ -196,18 +199,19 @@ def run(job: Job, instruments: Instruments, root: str) -> Outcome:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             found = _import(job, instruments, outcome, root)
-            outcome.dags = _describe_dags(instruments, found, clock_before)
+            outcome.dags = describe_dags(instruments.dags, found, instruments.task_lines,
+                                         clock_before)
     except Exception as error:  # escaped Airflow's own handling: still a parse failure
-        outcome.import_error = _error_facts(error, job.path, root)
+        outcome.import_error = error_facts(error, job.path, root)
         caught = []
     except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt, ...
-        outcome.crash = _error_facts(error, job.path, root, kind="exit")
+        outcome.crash = error_facts(error, job.path, root, kind="exit")
         outcome.fatal = True
         caught = []
     # A file that left threads running could still act later: retire this worker.
     outcome.fatal = outcome.fatal or threading.active_count() > 1
     outcome.import_seconds = time.monotonic() - started
-    outcome.warnings = _warnings(caught, job.path)
+    outcome.warnings = warning_facts(caught, job.path)
     outcome.repo_modules = _forget_repo_modules(modules_before, root, job.path)
     sys.path[:] = path_before
     _chdir(cwd_before)
@@ -228,10 +232,10 @@ def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> 
         if isinstance(error, AirflowTaskTimeout):
             outcome.crash = _timeout_facts(error, job.path)
         elif error is not None:
-            outcome.import_error = _error_facts(error, job.path, root)
+            outcome.import_error = error_facts(error, job.path, root)
         else:
             last_line = next(iter(bag.import_errors.values())).strip().splitlines()[-1]
-            outcome.import_error = ErrorFacts("ImportError", _shorten(last_line))
+            outcome.import_error = ErrorFacts("ImportError", shorten(last_line))
     return [dag for dag in found if dag.parent_dag is None]
 
 
@@ -245,7 +249,7 @@ def _import_module(job: Job, outcome: Outcome, root: str) -> list[Any]:
     except AirflowTaskTimeout as error:
         outcome.crash = _timeout_facts(error, job.path)
     except Exception as error:
-        outcome.import_error = _error_facts(error, job.path, root)
+        outcome.import_error = error_facts(error, job.path, root)
     return []
 
 
@@ -254,174 +258,9 @@ def _timeout_seconds() -> float:
 
 
 def _timeout_facts(error: BaseException, path: str) -> ErrorFacts:
-    line, column = _position(error, path)
+    line, column = position(error, path)
     message = f"importing the file did not finish within {_timeout_seconds():g} s"
     return ErrorFacts("timeout", message, line, column)
-
-
-def _describe_dags(instruments: Instruments, found: list[Any], clock: datetime) -> list[DagFacts]:
-    registered = {id(dag) for dag in found}
-    seen: set[int] = set()
-    described = []
-    for dag, line in instruments.dags:
-        if id(dag) in seen or getattr(dag, "parent_dag", None) is not None:
-            continue
-        seen.add(id(dag))
-        described.append(_dag_facts(dag, line, id(dag) in registered, instruments, clock))
-    return described
-
-
-def _dag_facts(dag: Any, line: int, registered: bool, instruments: Instruments,
-               clock: datetime) -> DagFacts:
-    start = dag.start_date or (dag.default_args or {}).get("start_date")
-    kind, value = _schedule(dag)
-    facts = DagFacts(
-        dag_id=str(dag.dag_id),
-        line=line,
-        registered=registered,
-        start_date=start.isoformat() if isinstance(start, datetime) else None,
-        start_date_near_import=_near(start, clock),
-        schedule_kind=kind,
-        schedule_value=value,
-        owner=_plain((dag.default_args or {}).get("owner")),
-    )
-    facts.tasks = [_task_facts(task, instruments.task_lines.get(id(task), 0)) for task in dag.tasks]
-    return facts
-
-
-def _near(start: Any, clock: datetime) -> bool:
-    """A start_date equal (within a minute) to the clock at import was computed at parse time."""
-    if not isinstance(start, datetime):
-        return False
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
-    return abs(start - clock) < timedelta(minutes=1)
-
-
-def _schedule(dag: Any) -> tuple[str, str | None]:
-    if getattr(dag, "dataset_triggers", None):
-        return "datasets", repr(dag.dataset_triggers)
-    value = dag.schedule_interval
-    if value is None:
-        return "none", None
-    if isinstance(value, str):
-        return "str", value
-    if isinstance(value, timedelta):
-        return "timedelta", str(value)
-    return type(value).__name__, repr(value)
-
-
-def _task_facts(task: Any, line: int) -> TaskFacts:
-    from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import KubernetesPodOperator
-
-    is_pod = isinstance(task, KubernetesPodOperator)
-    facts = TaskFacts(task_id=str(task.task_id), operator=type(task).__name__, is_pod=is_pod,
-                      line=line)
-    if is_pod:
-        facts.role, facts.role_source = _role(task)
-        facts.pod = _pod_settings(task)
-    return facts
-
-
-def _role(task: Any) -> tuple[str | None, str | None]:
-    annotations = task.annotations or {}
-    if annotations.get(ROLE_ANNOTATION):
-        return str(annotations[ROLE_ANNOTATION]), "annotation"
-    account = task.service_account_name
-    if account and account != "default":
-        return str(account).replace("-", "_"), "service_account"
-    return None, None
-
-
-POD_SETTINGS = (
-    "namespace", "image", "service_account_name", "cluster_context", "in_cluster",
-    "security_context", "hostnetwork", "tolerations", "affinity", "startup_timeout_seconds",
-    "labels", "annotations", "env_vars",
-)
-
-
-def _pod_settings(task: Any) -> dict[str, Any]:
-    return {name: _plain(getattr(task, name, None)) for name in POD_SETTINGS}
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """Kubernetes models, dicts and lists of them as plain JSON-able data (the API's
-    camelCase field names, as ``ApiClient.sanitize_for_serialization`` gives them)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if depth > 20:
-        return repr(value)
-    if isinstance(value, (list, tuple, set)):
-        return [_plain(item, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    attribute_map = getattr(value, "attribute_map", None)  # a kubernetes client model
-    if isinstance(attribute_map, dict):
-        return {
-            api_name: _plain(getattr(value, name), depth + 1)
-            for name, api_name in attribute_map.items()
-            if getattr(value, name, None) is not None
-        }
-    return repr(value)
-
-
-def _error_facts(error: BaseException, path: str, root: str, kind: str = "") -> ErrorFacts:
-    line, column = _position(error, path)
-    message = _describe(error)
-    origin = _origin(error, path, root)
-    if origin:
-        message += f" (raised at {origin})"
-    return ErrorFacts(kind or type(error).__name__, message, line, column)
-
-
-def _position(error: BaseException, path: str) -> tuple[int, int]:
-    if isinstance(error, SyntaxError) and error.filename == path:
-        return error.lineno or 0, error.offset or 0
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
-    if not frames:
-        return 0, 0
-    deepest = frames[-1]
-    column = getattr(deepest, "colno", None)
-    return deepest.lineno or 0, (column + 1) if column is not None else 0
-
-
-def _origin(error: BaseException, path: str, root: str) -> str:
-    """Where an exception raised outside the file came from, when that is in the repository."""
-    if isinstance(error, SyntaxError) and error.filename and error.filename != path:
-        return _relative(error.filename, root, error.lineno)
-    frames = traceback.extract_tb(error.__traceback__)
-    if frames and frames[-1].filename != path and root and frames[-1].filename.startswith(root):
-        return _relative(frames[-1].filename, root, frames[-1].lineno)
-    return ""
-
-
-def _relative(filename: str, root: str, line: int | None) -> str:
-    rel = os.path.relpath(filename, root) if root else filename
-    return f"{rel}:{line or 0}"
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, SystemExit):
-        return f"sys.exit({error.code!r}) was called"
-    text = error.msg if isinstance(error, SyntaxError) else str(error)
-    text = " ".join(text.split())
-    if not text:
-        return f"{type(error).__name__} was raised"
-    return _shorten(f"{type(error).__name__}: {text}")
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
-
-
-def _warnings(caught: list[warnings.WarningMessage], path: str) -> list[tuple[str, str, int]]:
-    found = []
-    for warning in caught[:MAX_WARNINGS]:
-        line = warning.lineno if warning.filename == path else 0
-        found.append((warning.category.__name__, _shorten(str(warning.message)), line))
-    return found
 
 
 def _forget_repo_modules(before: set[str], root: str, path: str) -> list[str]:

@@ -20,7 +20,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from validation.facts import DagFacts, DagFileFacts, ErrorFacts, ImportsModuleFacts, SourceFacts
-from validation.loaders.source import locate, read_source, source_facts
+from validation.loaders.source import call_position, locate, read_source, source_facts
 
 GRACE_SECONDS = 5.0  # at most, past Airflow's own timeout, before the parent kills a worker
 # Exceptions Airflow raises for a schedule it cannot parse, and the argument they are about.
@@ -106,27 +106,28 @@ def _merge(facts: DagFileFacts, outcome: Any) -> None:
     refused = [dag for dag in facts.dags if not dag.registered]
     if error.line == 0 and refused:
         # Raised after the module ran (a cycle, a bad timetable): blame the refused DAG.
-        error.line = refused[0].line
+        error.line, error.column = refused[0].line, refused[0].column
     if error.kind in SCHEDULE_ERRORS:
         error.line, error.column = _locate_any(facts.source, error.line, SCHEDULE_KEYWORDS)
 
 
 def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
-    dag.dag_id_line, dag.dag_id_column = locate(source, dag.line, "dag_id")
+    dag.column = call_position(source, dag.line)[1]
+    dag.dag_id_line, dag.dag_id_column = _locate_any(source, dag.line, ("dag_id",))
     dag.schedule_line, dag.schedule_column = _locate_any(source, dag.line, SCHEDULE_KEYWORDS)
     for task in dag.tasks:
-        task.task_id_line, task.task_id_column = locate(source, task.line, "task_id")
+        task.task_id_line, task.task_id_column = _locate_any(source, task.line, ("task_id",))
         task.role_line, task.role_column = _locate_any(
             source, task.line, ("role", "service_account_name", "annotations"))
 
 
 def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tuple[int, int]:
-    """The first of ``keywords`` found in the call made at ``line``, else (line, 0)."""
+    """The first of ``keywords`` given to the call made at ``line``, else the call itself."""
     for keyword in keywords:
         found = locate(source, line, keyword)
-        if found[1]:
+        if found:
             return found
-    return line, 0
+    return call_position(source, line)
 
 
 # -- supervision --------------------------------------------------------------------------

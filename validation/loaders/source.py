@@ -91,19 +91,22 @@ def _imported_modules(node: ast.Import | ast.ImportFrom) -> list[tuple[str, int]
     return [(node.module, node.lineno)]
 
 
-def locate(source: SourceFacts, line: int, keyword: str) -> tuple[int, int]:
-    """Where the ``keyword`` argument of the call created at ``line`` is, else (line, 0).
+def locate(source: SourceFacts, line: int, keyword: str) -> tuple[int, int] | None:
+    """Where the ``keyword`` argument of the call made at ``line`` is, if the source shows it.
 
     Prefers a call starting on that line; otherwise the innermost call spanning it.
     """
     if line <= 0:
-        return 0, 0
+        return None
     spanning = [
         call for call in source.calls
         if call.line <= line <= call.end_line and keyword in call.keywords
     ]
     starting = [call for call in spanning if call.line == line]
     candidates = starting or sorted(spanning, key=lambda call: call.end_line - call.line)
-    if candidates:
-        return candidates[0].keywords[keyword]
-    return line, 0
+    return candidates[0].keywords[keyword] if candidates else None
+
+
+def call_position(source: SourceFacts, line: int) -> tuple[int, int]:
+    """The position of the first call starting at ``line`` (column 0 when there is none)."""
+    return line, next((call.column for call in source.calls if call.line == line), 0)

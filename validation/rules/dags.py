@@ -105,7 +105,7 @@ def multiple_dags(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         yield Finding(
             f"a second DAG '{extra.dag_id}' in this file (the first is '{first.dag_id}' at line "
             f"{first.line}): keep one DAG per file and move this one to its own file",
-            extra.line)
+            extra.line, extra.column)
 
 
 @rule("DAG004", "no-dag", Level.ERROR, Subject.DAG)
@@ -132,7 +132,7 @@ def no_dag(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         yield Finding(
             f"the DAG '{hidden.dag_id}' created here is not a module-level variable, so Airflow "
             "does not find it: assign it at the top level (dag = DAG(...)) or use `with DAG(...)`",
-            hidden.line)
+            hidden.line, hidden.column)
         return
     yield Finding("no DAG is defined in this file: define one DAG, or move shared code to "
                   f"imports/{facts.project}_<name>.py")
@@ -289,10 +289,11 @@ def dynamic_start_date(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding
         return
     for dag in facts.registered_dags:
         if dag.start_date is None:
-            yield Finding(f"DAG '{dag.dag_id}' has no start_date: {fix}", dag.line)
+            yield Finding(f"DAG '{dag.dag_id}' has no start_date: {fix}", dag.line, dag.column)
         elif dag.start_date_near_import:
             yield Finding(f"start_date of DAG '{dag.dag_id}' is the time the file was parsed "
-                          f"(computed at import, as datetime.now() does): {fix}", dag.line)
+                          f"(computed at import, as datetime.now() does): {fix}",
+                          dag.line, dag.column)
 
 
 @rule("DAG012", "bad-schedule", Level.ERROR, Subject.DAG)

@@ -1,0 +1,52 @@
+"""Source facts: locating literals and parse-time start dates without running the file."""
+
+from __future__ import annotations
+
+import textwrap
+
+from validation.loaders.source import call_position, locate, source_facts
+
+SOURCE = textwrap.dedent('''\
+    dag = DAG(
+        dag_id="examples.a",
+        start_date=datetime.now(),
+    )
+    for n in range(2):
+        Op(dag=dag, task_id=f"t-{n}", role=ROLE)
+    ARGS = {"owner": "me", "start_date": days_ago(2)}
+    from imports.examples_constants import X
+''')
+
+
+def test_locate_finds_the_keyword_of_the_call_made_at_a_line() -> None:
+    facts = source_facts(SOURCE)
+    assert locate(facts, 1, "dag_id") == (2, 12)
+    assert locate(facts, 6, "task_id") == (6, 25)
+    assert locate(facts, 6, "role") == (6, 40)
+
+
+def test_locate_gives_none_when_the_source_does_not_show_the_keyword() -> None:
+    facts = source_facts(SOURCE)
+    assert locate(facts, 6, "dag_id") is None
+    assert locate(facts, 0, "dag_id") is None
+    assert call_position(facts, 1) == (1, 7)
+    assert call_position(facts, 5) == (5, 0)  # only calls with keyword arguments are kept
+
+
+def test_parse_time_start_dates_in_arguments_and_default_args() -> None:
+    found = [(call.name, call.line) for call in source_facts(SOURCE).parse_time_start_dates]
+    assert found == [("now", 3), ("days_ago", 7)]
+
+
+def test_a_fixed_start_date_is_not_flagged() -> None:
+    assert source_facts("DAG(start_date=datetime(2022, 1, 1))").parse_time_start_dates == []
+
+
+def test_imports_are_recorded_with_their_line() -> None:
+    assert source_facts(SOURCE).imports == [("imports.examples_constants", 8)]
+
+
+def test_syntax_errors_and_null_bytes_become_facts() -> None:
+    error = source_facts("x = (\n").syntax_error
+    assert error is not None and (error.kind, error.line) == ("SyntaxError", 1)
+    assert source_facts("x = 1\0\n").syntax_error is not None
