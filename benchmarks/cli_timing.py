@@ -18,6 +18,8 @@ PYTHON = sys.executable
 COMMANDS = {
     "import floor: python -c 'import airflow, mojap_airflow_tools.operators'":
         [PYTHON, "-c", "import airflow, mojap_airflow_tools.operators"],
+    "make validate (validator --all, flake8, yamllint; venv up to date)":
+        ["make", "--silent", "validate"],
     "python -W ignore -m validation --all":
         [PYTHON, "-W", "ignore", "-m", "validation", "--all"],
     "python -W ignore -m validation <one DAG file>":
