@@ -13,6 +13,7 @@ import pytest
 from expectations import expected_problems
 
 from validation.config import Config
+from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
 from validation.problems import Problem
 from validation.runner import Report, run
 
@@ -86,3 +87,24 @@ def test_the_example_repository_is_clean() -> None:
     examples = run(REPO, [], everything=True, config=Config(), cwd=REPO)
     assert examples.problems == []
     assert examples.files > 10
+
+
+def test_the_loader_describes_dags_and_tasks_as_plain_facts() -> None:
+    path = "environments/dev/dags/clean/clean_dag.py"
+    dags, _ = load_python_files(str(FIXTURE), [DagFileRequest(path, "dev", "clean", "clean_dag")],
+                                [], LoadSettings(timeout=10))
+    facts = dags[path]
+    assert (facts.import_error, facts.crash) == (None, None)
+    [dag] = facts.dags
+    assert (dag.dag_id, dag.registered) == ("clean.clean_dag", True)
+    assert (dag.line, dag.dag_id_line) == (6, 7)
+    assert (dag.start_date, dag.schedule_kind, dag.owner) == (
+        "2022-01-01T00:00:00+00:00", "none", "cases")
+    [task] = dag.tasks
+    assert (task.task_id, task.operator, task.is_pod, task.line) == (
+        "task-1", "KubernetesPodOperator", True, 12)
+    assert (task.role, task.role_source, task.role_line) == ("airflow_dev_clean", "annotation", 16)
+    assert task.pod["namespace"] == "airflow"
+    assert task.pod["image"] == "189157455002.dkr.ecr.eu-west-1.amazonaws.com/cases:v1.0.0"
+    assert task.pod["security_context"] == {
+        "allowPrivilegeEscalation": False, "runAsNonRoot": True, "privileged": False}

@@ -177,64 +177,65 @@ def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[s
 def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[str, Any]:
     pending = deque(sorted(jobs))
     count = min(settings.jobs or os.cpu_count() or 1, len(pending))
-    workers = [_Worker(root, settings.timeout) for _ in range(count)]
+    # A slot holds a worker, or None once its worker was retired (forked again on demand).
+    slots: list[_Worker | None] = [None] * count
     outcomes: dict[str, Any] = {}
     try:
-        while pending or any(worker.path for worker in workers):
-            for index, worker in enumerate(workers):
-                if worker.path is None and pending:
+        while pending or any(worker and worker.path for worker in slots):
+            for index, worker in enumerate(slots):
+                if (worker is None or worker.path is None) and pending:
                     path = pending.popleft()
-                    workers[index] = _dispatch(worker, path, jobs[path], root, settings)
-            _collect(workers, outcomes, root, settings)
+                    slots[index] = _dispatch(worker, path, jobs[path], root, settings)
+            _collect(slots, outcomes, settings)
     finally:
-        for worker in workers:
-            worker.stop()
+        for worker in slots:
+            if worker is not None:
+                worker.stop()
     return outcomes
 
 
-def _dispatch(worker: _Worker, path: str, job: Any, root: str, settings: LoadSettings
-              ) -> _Worker:
-    """Send a file to an idle worker, replacing the worker first if it died while idle
-    (a thread a previous file left behind could end it), so no file is wrongly blamed."""
-    if worker.process.is_alive():
+def _dispatch(worker: _Worker | None, path: str, job: Any, root: str,
+              settings: LoadSettings) -> _Worker:
+    """Send a file to an idle worker, forking a new one if there is none or if it died
+    while idle (a thread a previous file left behind could end it): a file is only ever
+    blamed for what happened while it was being imported."""
+    if worker is not None and worker.process.is_alive():
         try:
             worker.send(path, job)
             return worker
         except OSError:
             pass
-    worker.stop()
+    if worker is not None:
+        worker.stop()
     fresh = _Worker(root, settings.timeout)
     fresh.send(path, job)
     return fresh
 
 
-def _collect(workers: list[_Worker], outcomes: dict[str, Any], root: str,
+def _collect(slots: list[_Worker | None], outcomes: dict[str, Any],
              settings: LoadSettings) -> None:
-    """Wait for the next result or deadline; replace workers that died or hung."""
-    busy = [worker for worker in workers if worker.path]
-    now = time.monotonic()
+    """Wait for the next result or deadline; retire workers that died, hung or exited."""
+    busy = [worker for worker in slots if worker is not None and worker.path]
     ready = wait([worker.conn for worker in busy],
-                 timeout=max(0.0, min(worker.deadline for worker in busy) - now))
-    for index, worker in enumerate(workers):
-        if not worker.path:
+                 timeout=max(0.0, min(worker.deadline for worker in busy) - time.monotonic()))
+    for index, worker in enumerate(slots):
+        if worker is None or worker.path is None:
             continue
-        path = worker.path
         if worker.conn in ready:
-            outcome = _receive(worker, settings)
+            outcome = _receive(worker)
         elif time.monotonic() >= worker.deadline:
             outcome = _lost(ErrorFacts(
                 "timeout", f"importing the file did not finish within {settings.timeout:g} s"))
-            worker.process.kill()
         else:
             continue
-        outcomes[path] = outcome
+        outcomes[worker.path] = outcome
         worker.path = None
         if outcome.fatal:
             worker.stop()
-            workers[index] = _Worker(root, settings.timeout)
+            slots[index] = None
 
 
-def _receive(worker: _Worker, settings: LoadSettings) -> Any:
+def _receive(worker: _Worker) -> Any:
     try:
         return worker.conn.recv()
     except (EOFError, OSError):
