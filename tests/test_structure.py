@@ -48,6 +48,10 @@ def case(
 
 DAGS = "environments/dev/dags"
 CASES = [
+    case("misspelt-environments", "environment/dev/dags/x/a.py",
+         ("STR001", "'environment/' is not deployed: did you mean environments/dev/dags/x/a.py?")),
+    case("misspelt-imports", "import/project_1_x.py",
+         ("STR001", "did you mean imports/project_1_x.py?")),
     case("wrong-dags-folder", "environments/dev/dag/x/a.py",
          ("STR001", "did you mean environments/dev/dags/x/a.py?")),
     case("role-subfolder", "environments/dev/roles/sub/r.yaml",

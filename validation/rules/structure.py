@@ -21,6 +21,7 @@ from validation.routes import Kind
 DAG_PLACE = "environments/<env>/dags/<project>/<dag>.py"
 GOOD_NAME = re.compile(r"[a-z0-9_]+")
 ENV_AREAS = ("dags", "roles")  # the only folders inside environments/<env>/
+DEPLOYED = ("environments", "imports")  # top folders; a near miss (environment/) is a typo
 DAGS_HINTS = {  # by the number of path segments below environments/<env>/dags/
     1: "environments/<env>/dags/ holds only project folders",
     2: "a project folder holds only <dag>.py files and a README.md",
@@ -32,8 +33,8 @@ def _placed(facts: PathFacts) -> bool:
     return facts.exists and not facts.is_dir and facts.inside_root
 
 
-def _close(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
-    matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+def _close(word: str, choices: tuple[str, ...] | list[str], cutoff: float = 0.6) -> str | None:
+    matches = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return matches[0] if matches else None
 
 
@@ -60,7 +61,7 @@ def _layout_hint(parts: list[str]) -> str:
 
 @rule("STR001", "unknown-location", Level.ERROR, Subject.PATH)
 def unknown_location(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
-    """A file under environments/ or imports/ is in no known place, or is outside the repo.
+    """A file under environments/ or imports/ (or a misspelling of them) is in no known place.
 
     Why: DAGs, READMEs, role files and shared modules are looked for in their own places
     only, so a file anywhere else is never used and is usually there by mistake.
@@ -70,6 +71,7 @@ def unknown_location(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
         environments/dev/dag/project_1/dag.py
         environments/dev/roles/team/airflow_dev_team_role.yaml
         environments/dev/dags/project_1/notes.txt
+        environment/dev/dags/project_1/dag.py
 
     Good:
 
@@ -87,6 +89,11 @@ def unknown_location(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
     elif facts.route.kind is Kind.UNKNOWN:
         hint = _layout_hint(facts.path.split("/"))
         yield Finding(f"not a known place for a file: {hint}")
+    elif facts.route.kind is Kind.UNCHECKED:
+        top, _, rest = facts.path.partition("/")
+        intended = _close(top, DEPLOYED, cutoff=0.8) if rest else None
+        if intended and intended != top:
+            yield Finding(f"'{top}/' is not deployed: did you mean {intended}/{rest}?")
 
 
 # -- STR002 -------------------------------------------------------------------------------
