@@ -37,6 +37,17 @@ class RuleSettings:
     """The parts of the configuration ([validation] in setup.cfg) that rules read."""
 
     imports_allowlist: frozenset[str] = frozenset()  # platform modules exempt from IMP001
+    # Buckets (fnmatch patterns) shared by everyone: writing to the whole bucket is SEC003.
+    shared_buckets: tuple[str, ...] = (
+        "alpha-everyone", "mojap-athena-query-dump", "moj-analytics-lookup-tables",
+        "aws-athena-query-results-*",
+    )
+    # Buckets Airflow itself reads DAG code, requirements and kube config from (SEC004).
+    control_plane_buckets: tuple[str, ...] = ("mojap-airflow-dev", "mojap-airflow-prod")
+    cadet_roles: frozenset[str] = frozenset()  # role file stems allowed is_cadet_deployer
+    # Registries pod images may come from (DAG017): the platform's ECR.
+    image_registries: tuple[str, ...] = ("189157455002.dkr.ecr.eu-west-1.amazonaws.com",)
+    slow_import_seconds: float = 15.0  # DAG020: half Airflow's 30 s dagbag_import_timeout
 
 
 @dataclass(frozen=True)

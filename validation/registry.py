@@ -36,6 +36,7 @@ class Rule:
     level: Level
     subject: Subject
     check: Check
+    default: bool = True  # runs unless deselected; False: only when selected (opt-in)
 
     @property
     def family(self) -> str:
@@ -53,13 +54,18 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, slug: str, level: Level, subject: Subject) -> Callable[[Check], Check]:
-    """Register the decorated function as the check of rule ``rule_id``."""
+def rule(rule_id: str, slug: str, level: Level, subject: Subject, *,
+         default: bool = True) -> Callable[[Check], Check]:
+    """Register the decorated function as the check of rule ``rule_id``.
+
+    ``default=False`` makes an opt-in rule: it runs only when selected in the
+    configuration or on the command line.
+    """
 
     def register(check: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} is registered twice")
-        RULES[rule_id] = Rule(rule_id, slug, level, subject, check)
+        RULES[rule_id] = Rule(rule_id, slug, level, subject, check, default)
         return check
 
     return register

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from validation.checks import check_facts
 from validation.config import Config
-from validation.facts import PathFacts, RepoFacts, RuleSettings
+from validation.facts import PathFacts, RepoFacts
 from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
 from validation.loaders.paths import all_paths, resolve
 from validation.loaders.repo import scan_repo
@@ -46,8 +46,8 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
 
 
 def _repo(root: Path, config: Config) -> RepoFacts:
-    settings = RuleSettings(imports_allowlist=config.imports_allowlist)
-    return dataclasses.replace(scan_repo(root, config.environments), settings=settings)
+    return dataclasses.replace(scan_repo(root, config.environments),
+                               settings=config.rule_settings())
 
 
 def _checkable(facts: PathFacts, config: Config) -> bool:
