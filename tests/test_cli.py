@@ -82,7 +82,7 @@ def test_paths_are_relative_to_the_current_folder(capsys: pytest.CaptureFixture[
     ([], "name at least one PATH, or use --all"),
     (["--no-such-option", "x.py"], "unrecognized arguments: --no-such-option"),
     (["--format", "xml", "x.py"], "invalid choice: 'xml'"),
-    (["--jobs", "-1", "x.py"], "'jobs = -1' is not valid"),
+    (["--jobs", "-1", "x.py"], "'--jobs -1' is not valid"),
     (["--root", "/no/such/folder", "x.py"], "--root /no/such/folder: not a directory"),
 ])
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],

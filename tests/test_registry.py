@@ -42,13 +42,17 @@ CATALOGUE = {
     "SEC005": ("cadet-deployer", "error"), "SEC006": ("broad-grant", "error"),
     "IMP001": ("module-prefix", "error"), "IMP002": ("unknown-project", "error"),
     "IMP003": ("import-error", "error"), "IMP004": ("defines-dag", "error"),
+    # Beyond the catalogue, in its families:
+    "STR009": ("unused-suppression", "warning"),
 }
+OPT_IN = {"DAG022"}  # "off by default" in the catalogue
 RULES = list(all_rules().values())
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
 def test_rule_matches_the_catalogue(rule: Rule) -> None:
     assert (rule.slug, rule.level.value) == CATALOGUE[rule.id]
+    assert rule.default is (rule.id not in OPT_IN)
 
 
 # A rule's docstring: a summary line, "Why:", then "Bad:" and "Good:" examples indented

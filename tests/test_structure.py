@@ -152,7 +152,8 @@ def test_structure(repo_root: Path, files: tuple[str, ...], named: str, expected
 
 def test_every_structure_rule_is_flagged() -> None:
     flagged = {rule for param in CASES for rule, _ in param.values[2]}
-    assert flagged == {rule for rule in all_rules() if rule.startswith("STR")}
+    assert flagged == {rule_id for rule_id, rule in all_rules().items()
+                       if rule.subject is Subject.PATH}
 
 
 # -- resolve() -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ configuration error, 3 internal error. No input makes it print a Python tracebac
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import traceback
@@ -15,7 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from validation import __version__
-from validation.config import Config, ConfigError, load_config, with_values
+from validation.config import (
+    COMMAND_LINE,
+    Config,
+    ConfigError,
+    load_config,
+    with_command_line_selection,
+    with_values,
+)
 from validation.problems import Level
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -49,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: one per CPU core)")
     parser.add_argument("--dag-timeout", metavar="SECONDS",
                         help="time limit to import one DAG file (default: 30)")
+    parser.add_argument("--select", metavar="RULES",
+                        help="run only these rules: ids or families, comma-separated "
+                        "(replaces the selection in setup.cfg)")
+    parser.add_argument("--extend-select", metavar="RULES",
+                        help="also run these rules (e.g. the opt-in DAG022)")
+    parser.add_argument("--ignore", metavar="RULES", help="do not run these rules")
+    parser.add_argument("--list-rules", action="store_true",
+                        help="list every rule with its id, name, level and summary, and exit")
+    parser.add_argument("--explain", metavar="RULE",
+                        help="print the documentation of one rule, and exit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -81,6 +99,12 @@ def _main(argv: Sequence[str] | None) -> int:
     from validation.runner import run
 
     args = build_parser().parse_args(argv)
+    if args.list_rules:
+        sys.stdout.write(list_rules())
+        return EXIT_CLEAN
+    if args.explain:
+        sys.stdout.write(explain(args.explain))
+        return EXIT_CLEAN
     if not args.paths and not args.everything:
         raise _UsageError("name at least one PATH, or use --all")
     root = Path(args.root).resolve()
@@ -98,4 +122,33 @@ def _config(root: Path, args: argparse.Namespace) -> Config:
     config = load_config(root)
     overrides = {key: value for key, value in
                  (("jobs", args.jobs), ("dag_timeout", args.dag_timeout)) if value is not None}
-    return with_values(config, overrides, "command line") if overrides else config
+    if overrides:
+        config = with_values(config, overrides, COMMAND_LINE)
+    return with_command_line_selection(config, args.select, args.extend_select, args.ignore)
+
+
+def list_rules() -> str:
+    """One line per rule: id, name, level (and whether it is opt-in), summary."""
+    from validation.docs import ordered_rules
+
+    lines = []
+    for rule in ordered_rules():
+        level = rule.level.value + ("" if rule.default else ", opt-in")
+        lines.append(f"{rule.id}  {rule.slug:<26} {level:<16} {rule.summary}")
+    return "\n".join(lines) + "\n"
+
+
+def explain(rule_id: str) -> str:
+    """One rule's documentation (its docstring), with its id, name and level."""
+    from validation.registry import all_rules
+
+    rules = all_rules()
+    found = rules.get(rule_id.upper()) or next(
+        (rule for rule in rules.values() if rule.slug == rule_id.lower()), None)
+    if found is None:
+        close = difflib.get_close_matches(rule_id.upper(), list(rules), n=1)
+        hint = f"; did you mean {close[0]}?" if close else " (see --list-rules)"
+        raise _UsageError(f"--explain {rule_id}: no such rule{hint}")
+    opt_in = "" if found.default else ", opt-in: enable it with --extend-select or " \
+        "extend_select in setup.cfg"
+    return f"{found.id} {found.slug} ({found.level.value}{opt_in})\n\n{found.doc}\n"

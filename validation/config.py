@@ -17,6 +17,7 @@ from typing import Any
 from validation.facts import RuleSettings
 
 SECTION = "validation"
+COMMAND_LINE = "command line"
 
 
 class ConfigError(Exception):
@@ -146,7 +147,9 @@ def with_values(config: Config, values: dict[str, str], origin: str) -> Config:
         try:
             changes[key] = PARSERS[key](raw)
         except ValueError as error:
-            raise ConfigError(f"{origin}: '{key} = {raw}' is not valid: {error}") from None
+            given = f"--{key.replace('_', '-')} {raw}" if origin == COMMAND_LINE else \
+                f"{key} = {raw}"
+            raise ConfigError(f"{origin}: '{given}' is not valid: {error}") from None
     return dataclasses.replace(config, **changes)
 
 
@@ -178,7 +181,7 @@ def with_command_line_selection(config: Config, select: str | None, extend_selec
                                extend_select=(), ignore=())
     values = {key: value for key, value in (("select", select), ("extend_select", extend_select),
                                             ("ignore", ignore)) if value is not None}
-    return with_values(base, values, "command line")
+    return with_values(base, values, COMMAND_LINE)
 
 
 def ignored_in(config: Config, path: str) -> frozenset[str]:

@@ -18,11 +18,16 @@ FAMILIES = {
 }
 
 
-def render() -> str:
+def ordered_rules() -> list[Rule]:
+    """Every rule, by family in the order of FAMILIES, then by id."""
     order = list(FAMILIES)
-    rules = sorted(all_rules().values(),
-                   key=lambda rule: (order.index(rule.family) if rule.family in order else 99,
-                                     rule.id))
+    return sorted(all_rules().values(),
+                  key=lambda rule: (order.index(rule.family) if rule.family in order else 99,
+                                    rule.id))
+
+
+def render() -> str:
+    rules = ordered_rules()
     lines = [
         "# Rules",
         "",

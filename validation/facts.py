@@ -210,3 +210,31 @@ class RoleFacts:
     schema_errors: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
     build_error: ErrorFacts | None = None  # exception from build_iam_policy
     policy: dict[str, Any] | None = None
+
+
+# -- inline suppressions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """A suppression comment (``# noqa: DAG006``, ``# validation: disable=ROL014``)."""
+
+    line: int
+    column: int
+    codes: tuple[str, ...]  # upper-case rule ids of the validator's families
+    whole_file: bool  # ``# validation: disable-file=...``
+    text: str  # the directive as written, for messages
+
+
+@dataclass
+class SuppressionFacts:
+    """The suppressions of one file that did not earn their keep (STR009).
+
+    Built by the runner after the file's other problems are known: ``unused`` holds each
+    (suppression, code, reason) where reason is "unused" (the rule ran and found nothing
+    there), "unknown" (no such rule), "unsuppressible" (STR009 itself) or "empty" (the
+    directive names no rule).
+    """
+
+    path: str
+    unused: list[tuple[Suppression, str, str]] = field(default_factory=list)

@@ -24,6 +24,7 @@ class Subject(str, enum.Enum):
     DAG = "dag"  # DAG files: validation.facts.DagFileFacts
     ROLE = "role"  # role files: validation.facts.RoleFacts
     IMPORTS = "imports"  # imports/ modules: validation.facts.ImportsModuleFacts
+    SUPPRESSIONS = "suppressions"  # inline suppressions: validation.facts.SuppressionFacts
 
 
 Check = Callable[[Any, Any], Iterable[Finding]]

@@ -11,15 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from validation.checks import check_facts
-from validation.config import Config
-from validation.facts import PathFacts, RepoFacts
+from validation.config import Config, enabled_rules, ignored_in
+from validation.facts import PathFacts, RepoFacts, Suppression, SuppressionFacts
 from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
 from validation.loaders.paths import all_paths, resolve
 from validation.loaders.repo import scan_repo
 from validation.loaders.roles import load_role
+from validation.loaders.suppressions import read_suppressions
 from validation.problems import Problem
-from validation.registry import Subject
+from validation.registry import Subject, all_rules
 from validation.routes import Kind
+from validation.suppress import suppress
+
+# Files whose comments may hold inline suppressions.
+SUPPRESSIBLE = frozenset({Kind.DAG, Kind.ROLE, Kind.IMPORTS_MODULE, Kind.IMPORTS_INIT})
 
 
 @dataclass
@@ -42,7 +47,43 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
     checkable = [facts for facts in paths if _checkable(facts, config)]
     problems += _check_python(root, checkable, repo, config)
     problems += _check_roles(root, checkable, repo)
+    problems = _selected(root, paths, problems, config, repo)
     return Report(sorted(set(problems)), len(paths))
+
+
+def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], config: Config,
+              repo: RepoFacts) -> list[Problem]:
+    """The problems of the rules selected for each file and not suppressed in it, with
+    STR009 for suppressions that silenced nothing. (Every rule runs: rules are cheap, and
+    the loaders, which are not, are needed by the default rules anyway.)"""
+    rules = all_rules()
+    enabled = enabled_rules(config)
+    by_path: dict[str, list[Problem]] = {}
+    for problem in problems:
+        by_path.setdefault(problem.path, []).append(problem)
+    selected: list[Problem] = []
+    for facts in paths:
+        allowed = enabled - ignored_in(config, facts.path)
+        found = [problem for problem in by_path.get(facts.path, []) if problem.rule in allowed]
+        suppressions = _suppressions(root, facts)
+        if not suppressions:
+            selected += found
+            continue
+        ran = allowed if _checkable(facts, config) else frozenset(
+            rule_id for rule_id in allowed if rules[rule_id].subject is Subject.PATH)
+        kept, idle = suppress(found, suppressions, rules, ran)
+        selected += kept
+        if "STR009" in allowed:
+            selected += check_facts(Subject.SUPPRESSIONS, facts.path,
+                                    SuppressionFacts(facts.path, idle), repo)
+    return selected
+
+
+def _suppressions(root: Path, facts: PathFacts) -> list[Suppression]:
+    if not facts.inside_root or facts.route.kind not in SUPPRESSIBLE:
+        return []
+    path = root / facts.path
+    return read_suppressions(str(path)) if path.is_file() else []
 
 
 def _repo(root: Path, config: Config) -> RepoFacts:

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from validation.facts import PathFacts, RepoFacts
+from validation.facts import PathFacts, RepoFacts, SuppressionFacts
 from validation.problems import Finding, Level
 from validation.registry import Subject, rule
 from validation.routes import Kind
@@ -329,3 +329,44 @@ def missing_path(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
             "a folder, not a file: name the files in it, or use --all to validate the whole"
             " repository"
         )
+
+
+# -- STR009 -------------------------------------------------------------------------------
+
+
+@rule("STR009", "unused-suppression", Level.WARNING, Subject.SUPPRESSIONS)
+def unused_suppression(facts: SuppressionFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """An inline suppression silences nothing, names no rule, or names an unknown rule.
+
+    Why: a suppression outlives the problem it was written for, and then silences the next
+    real problem on that line without anyone noticing. Only the rules a suppression names
+    are silenced (a bare `# noqa` silences none), so each must still be needed. A rule
+    that did not run (not selected, or the file failed to import) is not called unused.
+
+    Bad:
+
+        dag = DAG(dag_id="examples.report", ...)  # noqa: DAG005  (the dag_id is right)
+        # validation: disable=ROL041
+
+    Good:
+
+        dag = DAG(dag_id="examples.report", ...)
+        # validation: disable=ROL014
+    """
+    for found, code, reason in facts.unused:
+        if reason == "empty":
+            yield Finding(f"'{found.text}' names no rule, so it silences nothing: write "
+                          "'# validation: disable=RULE' or remove it", found.line, found.column)
+        elif reason == "unknown":
+            yield Finding(f"'{found.text}' names {code}, which is not a rule "
+                          "(python -m validation --list-rules): fix or remove it",
+                          found.line, found.column)
+        elif reason == "unsuppressible":
+            yield Finding(f"'{found.text}': {code} cannot be suppressed inline; turn it off "
+                          "with ignore or per_file_ignores in setup.cfg [validation]",
+                          found.line, found.column)
+        else:
+            where = "in this file" if found.whole_file else "on this line"
+            yield Finding(f"'{found.text}': {code} reports nothing {where}, so the "
+                          f"suppression is not needed: remove {code} from it",
+                          found.line, found.column)
