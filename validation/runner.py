@@ -106,7 +106,8 @@ def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts,
         for p in paths if p.route.kind is Kind.DAG
     ]
     modules = [(p.path, p.route.name or "") for p in paths if p.route.kind is Kind.IMPORTS_MODULE]
-    settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs)
+    settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
+                            memory_limit_mb=config.memory_limit_mb)
     dags, imports = load_python_files(str(root), dag_files, modules, settings)
     problems: list[Problem] = []
     for path, dag_facts in dags.items():

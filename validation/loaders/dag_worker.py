@@ -8,9 +8,11 @@ it raised, and how long it took. Nothing here is imported by a run that loads no
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -164,10 +166,11 @@ def silence_output() -> None:
     os.close(devnull)
 
 
-def serve(conn: Any, root: str) -> None:
+def serve(conn: Any, root: str, memory_limit_mb: int = 0) -> None:
     """A worker's life: import the files the parent sends, one at a time, until told to
     stop or until a file leaves the process in a state not worth trusting."""
     silence_output()
+    limit_memory(memory_limit_mb)
     instruments = Instruments()
     instruments.install()
     while True:
@@ -188,6 +191,18 @@ def serve(conn: Any, root: str) -> None:
     os._exit(0)  # skip atexit handlers a DAG may have registered
 
 
+def limit_memory(megabytes: int) -> None:
+    """Cap the worker's address space, so a file that allocates without end gets a
+    MemoryError (DAG002) instead of exhausting the machine. Never raises the hard limit."""
+    if megabytes <= 0:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    wanted = megabytes * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+
+
 def run(job: Job, instruments: Instruments, root: str) -> Outcome:
     """Import one file and describe what it produced. Never raises."""
     modules_before, path_before, cwd_before = set(sys.modules), list(sys.path), os.getcwd()
@@ -202,7 +217,10 @@ def run(job: Job, instruments: Instruments, root: str) -> Outcome:
             outcome.dags = describe_dags(instruments.dags, found, instruments.task_lines,
                                          clock_before)
     except Exception as error:  # escaped Airflow's own handling: still a parse failure
-        outcome.import_error = error_facts(error, job.path, root)
+        if _is_out_of_memory(error):
+            _out_of_memory(outcome, error, job.path)
+        else:
+            outcome.import_error = error_facts(error, job.path, root)
         caught = []
     except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt, ...
         outcome.crash = error_facts(error, job.path, root, kind="exit")
@@ -231,6 +249,8 @@ def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> 
         error = instruments.recorder.errors[-1] if instruments.recorder.errors else None
         if isinstance(error, AirflowTaskTimeout):
             outcome.crash = _timeout_facts(error, job.path)
+        elif _is_out_of_memory(error):
+            _out_of_memory(outcome, error, job.path)
         elif error is not None:
             outcome.import_error = error_facts(error, job.path, root)
         else:
@@ -249,7 +269,10 @@ def _import_module(job: Job, outcome: Outcome, root: str) -> list[Any]:
     except AirflowTaskTimeout as error:
         outcome.crash = _timeout_facts(error, job.path)
     except Exception as error:
-        outcome.import_error = error_facts(error, job.path, root)
+        if _is_out_of_memory(error):
+            _out_of_memory(outcome, error, job.path)
+        else:
+            outcome.import_error = error_facts(error, job.path, root)
     return []
 
 
@@ -261,6 +284,25 @@ def _timeout_facts(error: BaseException, path: str) -> ErrorFacts:
     line, column = position(error, path)
     message = f"importing the file did not finish within {_timeout_seconds():g} s"
     return ErrorFacts("timeout", message, line, column)
+
+
+def _is_out_of_memory(error: BaseException | None) -> bool:
+    """A MemoryError, or an OSError ENOMEM (mmap, fork) under the worker's limit."""
+    return isinstance(error, MemoryError) or (
+        isinstance(error, OSError) and error.errno == errno.ENOMEM)
+
+
+def _out_of_memory(outcome: Outcome, error: BaseException, path: str) -> None:
+    """A MemoryError under the worker's limit is a crash (DAG002); the worker, whose heap
+    may be left fragmented, is retired."""
+    line, column = position(error, path)
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    size = f" of {limit // (1024 * 1024)} MB" if limit != resource.RLIM_INFINITY else ""
+    message = (f"importing the file exhausted the memory limit{size}: build the DAG without "
+               "loading large data at the top level of the file (the limit is memory_limit_mb "
+               "in setup.cfg [validation])")
+    outcome.crash = ErrorFacts("memory", message, line, column)
+    outcome.fatal = True
 
 
 def _forget_repo_modules(before: set[str], root: str, path: str) -> list[str]:

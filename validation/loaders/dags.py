@@ -32,6 +32,7 @@ SCHEDULE_KEYWORDS = ("schedule_interval", "schedule")
 class LoadSettings:
     timeout: float = 30.0  # seconds per file, Airflow's dagbag_import_timeout default
     jobs: int = 0  # worker processes; 0: one per CPU core
+    memory_limit_mb: int = 0  # address space of each worker (RLIMIT_AS); 0: no limit
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,13 @@ def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tu
 class _Worker:
     """A forked worker process and the file it is importing."""
 
-    def __init__(self, root: str, timeout: float) -> None:
+    def __init__(self, root: str, timeout: float, memory_limit_mb: int = 0) -> None:
         from validation.loaders.dag_worker import serve
 
         context = multiprocessing.get_context("fork")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child, root), daemon=True)
+        self.process = context.Process(target=serve, args=(child, root, memory_limit_mb),
+                                       daemon=True)
         self.process.start()
         child.close()
         self.timeout = timeout
@@ -207,7 +209,7 @@ def _dispatch(worker: _Worker | None, path: str, job: Any, root: str,
             pass
     if worker is not None:
         worker.stop()
-    fresh = _Worker(root, settings.timeout)
+    fresh = _Worker(root, settings.timeout, settings.memory_limit_mb)
     fresh.send(path, job)
     return fresh
 
