@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import pytest
+
+from expectations import expected_problems
 
 from validation.docs import render
 from validation.registry import Rule, all_rules
@@ -72,3 +75,26 @@ def test_rule_is_documented_with_why_and_examples(rule: Rule) -> None:
 def test_docs_are_generated_from_the_registry() -> None:
     assert DOCS.read_text(encoding="utf-8") == render(), (
         "docs/rules.md is stale: run .venv/bin/python -m validation.docs > docs/rules.md")
+
+
+# -- every rule has a failing fixture -------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@functools.cache
+def rules_with_failing_fixtures() -> set[str]:
+    """Rules that some fixture expects: an ``# expect:`` marker in a fixture file, or a
+    case of the table-driven tests (paths for STR, role texts for ROL)."""
+    import test_roles
+    import test_structure
+
+    found = {rule for _, _, rule, _ in expected_problems(FIXTURES)}
+    found |= {rule for param in test_structure.CASES for rule, _ in param.values[2]}
+    found |= {rule for *_, expected in test_roles.BAD_CASES for rule, _, _ in expected}
+    return found
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
+def test_rule_has_a_failing_fixture(rule: Rule) -> None:
+    assert rule.id in rules_with_failing_fixtures()
