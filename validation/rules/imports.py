@@ -20,9 +20,9 @@ def module_prefix(module: ImportsModuleFacts, repo: RepoFacts) -> Iterator[Findi
 
     Why: the user guide asks that a shared module starts with the name of the DAG folder
     that uses it (project_3_constants.py for project_3), so every module has an owner.
-    This rule flags names without that shape (constants.py, helpers.py); a name with
-    the shape whose prefix is no project folder is IMP002. Platform modules can be
-    allowed in setup.cfg ([validation] imports_allowlist).
+    This rule flags names without that shape (constants.py, helpers.py, or a project's
+    name alone); a name with the shape whose prefix is no project folder is IMP002.
+    Platform modules can be allowed in setup.cfg ([validation] imports_allowlist).
 
     Bad:
 
@@ -34,7 +34,7 @@ def module_prefix(module: ImportsModuleFacts, repo: RepoFacts) -> Iterator[Findi
     """
     if module.name in repo.settings.imports_allowlist or _owner(module.name, repo):
         return
-    if PREFIXED.fullmatch(module.name):
+    if _prefixed(module.name, repo):
         return  # IMP002's case
     yield Finding(
         f"module 'imports/{module.name}.py' is not named <project>_<name>: rename it to "
@@ -60,7 +60,7 @@ def unknown_project(module: ImportsModuleFacts, repo: RepoFacts) -> Iterator[Fin
     name = module.name
     if name in repo.settings.imports_allowlist or _owner(name, repo):
         return
-    if not PREFIXED.fullmatch(name):
+    if not _prefixed(name, repo):
         return  # IMP001's case
     prefix, close = _closest_prefix(name, repo)
     hint = f" (did you mean '{close}'?)" if close else ""
@@ -68,6 +68,11 @@ def unknown_project(module: ImportsModuleFacts, repo: RepoFacts) -> Iterator[Fin
         f"module 'imports/{name}.py' starts with '{prefix}_', but there is no project folder "
         f"'{prefix}' in any environment{hint}: name it imports/<project>_<name>.py after the "
         f"project that uses it (projects: {_known(repo)})")
+
+
+def _prefixed(name: str, repo: RepoFacts) -> bool:
+    """The name has the <prefix>_<rest> shape (a project's name alone does not)."""
+    return bool(PREFIXED.fullmatch(name)) and name not in _projects(repo)
 
 
 def _projects(repo: RepoFacts) -> list[str]:
