@@ -94,6 +94,13 @@ def test_the_owner_is_the_longest_project_name_the_module_starts_with() -> None:
     assert findings("DAG018", dag_file(source, project="cases_extra"))[0][0] == 2
 
 
+def test_allowlisted_platform_modules_are_shared() -> None:
+    repo = dataclasses.replace(
+        REPO, settings=RuleSettings(imports_allowlist=frozenset({"finance_constants"})))
+    found = findings("DAG018", dag_file("from imports.finance_constants import A\n"), repo)
+    assert found == []
+
+
 # -- DAG019 hardcoded-secret --------------------------------------------------------------
 
 

@@ -90,3 +90,14 @@ def test_string_literals_carry_the_name_they_are_bound_to() -> None:
         ("c", "API_KEY", 3, 18), ("d", "secret", 4, 10), ("e", None, 4, 23),
         ("password", None, 5, 6), ("f", "password", 5, 18), ("g", None, 5, 26),
     ]
+
+
+def test_parse_time_variables_are_followed_through_other_variables() -> None:
+    source = textwrap.dedent('''\
+        NOW = datetime.now()
+        START = NOW - timedelta(days=1)
+        START = START.replace(hour=0)
+        dag = DAG(start_date=START)
+    ''')
+    found = [(call.name, call.line) for call in source_facts(source).parse_time_start_dates]
+    assert found == [("now", 1)]

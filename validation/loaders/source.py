@@ -104,16 +104,27 @@ def _parse_time_calls(value: ast.expr,
 
 
 def _parse_time_variables(tree: ast.AST) -> dict[str, list[ParseTimeCall]]:
-    """Variables assigned a value computed by a parse-time call (one level deep)."""
-    variables: dict[str, list[ParseTimeCall]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            calls = _parse_time_calls(node.value)
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if calls and isinstance(target, ast.Name):
-                    variables.setdefault(target.id, []).extend(calls)
-    return variables
+    """Variables whose value comes from a parse-time call, directly or through other
+    variables (``NOW = datetime.now()``, ``START = NOW - timedelta(days=1)``)."""
+    assignments = [
+        (target.id, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    ]
+    found: dict[str, dict[tuple[int, int], ParseTimeCall]] = {}
+    changed = True
+    while changed:  # each pass follows one more level of variables; ends when none is new
+        changed = False
+        variables = {name: list(calls.values()) for name, calls in found.items()}
+        for name, value in assignments:
+            calls = found.setdefault(name, {})
+            for call in _parse_time_calls(value, variables):
+                if (call.line, call.column) not in calls:
+                    calls[(call.line, call.column)] = call
+                    changed = True
+    return {name: list(calls.values()) for name, calls in found.items() if calls}
 
 
 def _imported_modules(node: ast.Import | ast.ImportFrom) -> list[tuple[str, int]]:

@@ -374,7 +374,7 @@ def foreign_import(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     Why: a module in imports/ belongs to the project its name starts with
     (imports/<project>_<name>.py); a change its owners make for their own DAGs can break
     yours. The owner is the longest project folder name (in any environment) that the
-    module name starts with, followed by "_".
+    module name starts with, followed by "_"; modules of imports_allowlist are shared.
 
     Bad:
 
@@ -390,7 +390,8 @@ def foreign_import(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     seen: set[tuple[int, str]] = set()
     for imported in facts.source.imported_names:
         module = _imports_module(imported)
-        if module is None or (imported.line, module) in seen:
+        if module is None or module in repo.settings.imports_allowlist \
+                or (imported.line, module) in seen:
             continue
         seen.add((imported.line, module))
         owner = max((p for p in projects if module.startswith(f"{p}_")), key=len, default=None)
@@ -428,6 +429,7 @@ def hardcoded_secret(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     secret_access_key. Placeholders are not flagged: blank strings, masks (****),
     templates ({{ var.value.x }}, ${X}, <password>), values with changeme, example,
     dummy or placeholder, ARNs, paths and URLs. The message never repeats the secret.
+    A value that only names a secret belongs in a name ending in _name or _id.
 
     Bad:
 
