@@ -355,7 +355,7 @@ def missing_owner(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
             continue
         if owner and owner.strip() and owner.strip().lower() != "airflow":
             continue
-        fix = (f"set \"owner\" in default_args to the team or person responsible "
+        fix = ("set \"owner\" in default_args to the team or person responsible "
                f"(e.g. \"{facts.project}\")")
         if owner is None or not owner.strip():
             yield Finding(f"DAG '{dag.dag_id}' has no owner: {fix}", dag.line, dag.column)
