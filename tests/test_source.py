@@ -50,3 +50,54 @@ def test_syntax_errors_and_null_bytes_become_facts() -> None:
     error = source_facts("x = (\n").syntax_error
     assert error is not None and (error.kind, error.line) == ("SyntaxError", 1)
     assert source_facts("x = 1\0\n").syntax_error is not None
+
+
+def test_parse_time_calls_are_followed_through_a_variable() -> None:
+    source = textwrap.dedent('''\
+        YESTERDAY = days_ago(1)
+        TODAY: datetime = pendulum.today("UTC")
+        FIXED = datetime(2022, 1, 1)
+        ARGS = {"start_date": YESTERDAY}
+        dag = DAG(start_date=TODAY, default_args=ARGS)
+        other = DAG(start_date=FIXED)
+    ''')
+    found = [(call.name, call.line, call.column)
+             for call in source_facts(source).parse_time_start_dates]
+    assert found == [("days_ago", 1, 13), ("today", 2, 19)]
+
+
+def test_imported_names_in_every_form_with_their_position() -> None:
+    source = "import a.b, c\nfrom d.e import f, g as h\nfrom . import rel\n"
+    found = [(n.module, n.name, n.line, n.column, n.qualified)
+             for n in source_facts(source).imported_names]
+    assert found == [
+        ("a.b", None, 1, 8, "a.b"), ("c", None, 1, 13, "c"),
+        ("d.e", "f", 2, 17, "d.e.f"), ("d.e", "g", 2, 20, "d.e.g"),
+    ]
+
+
+def test_string_literals_carry_the_name_they_are_bound_to() -> None:
+    source = textwrap.dedent('''\
+        PASSWORD = "a"
+        self.token: str = "b"
+        env["API_KEY"] = "c"
+        f(secret="d", other=g("e"))
+        x = {"password": "f", 1: "g"}
+    ''')
+    found = [(s.value, s.name, s.line, s.column) for s in source_facts(source).strings]
+    assert found == [
+        ("a", "PASSWORD", 1, 12), ("b", "token", 2, 19), ("API_KEY", None, 3, 5),
+        ("c", "API_KEY", 3, 18), ("d", "secret", 4, 10), ("e", None, 4, 23),
+        ("password", None, 5, 6), ("f", "password", 5, 18), ("g", None, 5, 26),
+    ]
+
+
+def test_parse_time_variables_are_followed_through_other_variables() -> None:
+    source = textwrap.dedent('''\
+        NOW = datetime.now()
+        START = NOW - timedelta(days=1)
+        START = START.replace(hour=0)
+        dag = DAG(start_date=START)
+    ''')
+    found = [(call.name, call.line) for call in source_facts(source).parse_time_start_dates]
+    assert found == [("now", 1)]

@@ -17,8 +17,12 @@ def check_facts(
     repo: RepoFacts,
     rules: Iterable[Rule] | None = None,
 ) -> list[Problem]:
-    """Every problem the rules of ``subject`` find in ``facts``, stamped with ``path``."""
-    selected = all_rules().values() if rules is None else rules
+    """Every problem the rules of ``subject`` find in ``facts``, stamped with ``path``.
+
+    Without ``rules``, the default rules run (opt-in rules such as DAG022 only run when
+    passed explicitly).
+    """
+    selected = [rule for rule in all_rules().values() if rule.default] if rules is None else rules
     problems = []
     for rule in selected:
         if rule.subject is not subject:

@@ -136,6 +136,34 @@ class ParseTimeCall:
 
 
 @dataclass
+class ImportedName:
+    """One name an import statement binds: ``import a.b`` gives module "a.b" and name None;
+    ``from a.b import c`` gives module "a.b" and name "c". Positioned at the name."""
+
+    module: str
+    name: str | None
+    line: int
+    column: int
+
+    @property
+    def qualified(self) -> str:
+        """The dotted name imported: "a.b" or "a.b.c"."""
+        return self.module if self.name is None else f"{self.module}.{self.name}"
+
+
+@dataclass
+class StringLiteral:
+    """A string constant in the source, with the name it is bound to where the source
+    shows one: the variable (``x = "..."``), keyword argument (``f(x="...")``), dict key
+    (``{"x": "..."}``) or subscript (``env["x"] = "..."``)."""
+
+    value: str
+    line: int
+    column: int
+    name: str | None = None
+
+
+@dataclass
 class SourceFacts:
     """What the source text of a Python file shows, without running it."""
 
@@ -143,6 +171,8 @@ class SourceFacts:
     calls: list[CallSite] = field(default_factory=list)
     parse_time_start_dates: list[ParseTimeCall] = field(default_factory=list)
     imports: list[tuple[str, int]] = field(default_factory=list)  # (module, line)
+    imported_names: list[ImportedName] = field(default_factory=list)
+    strings: list[StringLiteral] = field(default_factory=list)  # in source order
 
 
 @dataclass

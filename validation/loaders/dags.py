@@ -64,7 +64,17 @@ def load_python_files(
             module = imports[path]
             module.import_error, module.crash = outcome.import_error, outcome.crash
             module.defines_dags = outcome.dags
+            _locate_module_dags(root, module)
     return dags, imports
+
+
+def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:
+    """Point each DAG an imports module created at the call in its source (IMP004)."""
+    if not module.defines_dags:
+        return
+    source = _source(read_source(os.path.join(root, module.path)), module.path)
+    for dag in module.defines_dags:
+        dag.column = call_position(source, dag.line)[1]
 
 
 def _prepare_dag_files(

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import ast
 
-from validation.facts import CallSite, ErrorFacts, ParseTimeCall, SourceFacts
+from validation.facts import (
+    CallSite,
+    ErrorFacts,
+    ImportedName,
+    ParseTimeCall,
+    SourceFacts,
+    StringLiteral,
+)
 
 # Calls that compute a value at parse time: a start_date built from them moves every
 # time the scheduler parses the file.
@@ -31,7 +38,7 @@ def read_source(path: str) -> str | ErrorFacts:
 
 
 def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
-    """Parse ``text`` and collect call sites, parse-time start dates and imports."""
+    """Parse ``text`` and collect call sites, parse-time start dates, imports and strings."""
     try:
         tree = ast.parse(text, filename=filename)
     except SyntaxError as error:
@@ -41,16 +48,23 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
         name = type(error).__name__
         return SourceFacts(syntax_error=ErrorFacts(name, f"{name}: {error}"))
     facts = SourceFacts()
+    variables = _parse_time_variables(tree)
+    start_dates: dict[tuple[int, int], ParseTimeCall] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.keywords:
             facts.calls.append(_call_site(node))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             facts.imports.extend(_imported_modules(node))
+            facts.imported_names.extend(_imported_names(node))
         start = _start_date_value(node)
         if start is not None:
-            facts.parse_time_start_dates.extend(_parse_time_calls(start))
+            for call in _parse_time_calls(start, variables):
+                start_dates[(call.line, call.column)] = call
     facts.calls.sort(key=lambda call: (call.line, call.column))
-    facts.parse_time_start_dates.sort(key=lambda call: (call.line, call.column))
+    facts.parse_time_start_dates = sorted(
+        start_dates.values(), key=lambda call: (call.line, call.column))
+    facts.imported_names.sort(key=lambda name: (name.line, name.column))
+    facts.strings = _strings(tree)
     return facts
 
 
@@ -72,7 +86,11 @@ def _start_date_value(node: ast.AST) -> ast.expr | None:
     return None
 
 
-def _parse_time_calls(value: ast.expr) -> list[ParseTimeCall]:
+def _parse_time_calls(value: ast.expr,
+                      variables: dict[str, list[ParseTimeCall]] | None = None
+                      ) -> list[ParseTimeCall]:
+    """The parse-time calls in ``value``, and those in the assignments of the variables it
+    names (``START = days_ago(1)`` ... ``start_date=START``)."""
     found = []
     for node in ast.walk(value):
         if isinstance(node, ast.Call):
@@ -80,7 +98,33 @@ def _parse_time_calls(value: ast.expr) -> list[ParseTimeCall]:
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
             if name in PARSE_TIME_CALLS:
                 found.append(ParseTimeCall(name, node.lineno, node.col_offset + 1))
+        elif isinstance(node, ast.Name) and variables:
+            found.extend(variables.get(node.id, []))
     return found
+
+
+def _parse_time_variables(tree: ast.AST) -> dict[str, list[ParseTimeCall]]:
+    """Variables whose value comes from a parse-time call, directly or through other
+    variables (``NOW = datetime.now()``, ``START = NOW - timedelta(days=1)``)."""
+    assignments = [
+        (target.id, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    ]
+    found: dict[str, dict[tuple[int, int], ParseTimeCall]] = {}
+    changed = True
+    while changed:  # each pass follows one more level of variables; ends when none is new
+        changed = False
+        variables = {name: list(calls.values()) for name, calls in found.items()}
+        for name, value in assignments:
+            calls = found.setdefault(name, {})
+            for call in _parse_time_calls(value, variables):
+                if (call.line, call.column) not in calls:
+                    calls[(call.line, call.column)] = call
+                    changed = True
+    return {name: list(calls.values()) for name, calls in found.items() if calls}
 
 
 def _imported_modules(node: ast.Import | ast.ImportFrom) -> list[tuple[str, int]]:
@@ -89,6 +133,60 @@ def _imported_modules(node: ast.Import | ast.ImportFrom) -> list[tuple[str, int]
     if node.level or not node.module:
         return []
     return [(node.module, node.lineno)]
+
+
+def _imported_names(node: ast.Import | ast.ImportFrom) -> list[ImportedName]:
+    if isinstance(node, ast.Import):
+        return [ImportedName(alias.name, None, alias.lineno, alias.col_offset + 1)
+                for alias in node.names]
+    if node.level or not node.module:
+        return []
+    return [ImportedName(node.module, alias.name, alias.lineno, alias.col_offset + 1)
+            for alias in node.names]
+
+
+def _strings(tree: ast.AST) -> list[StringLiteral]:
+    """Every string constant, with the name it is bound to where the source shows one."""
+    names: dict[int, str] = {}
+    for node in ast.walk(tree):
+        for name, value in _bindings(node):
+            if name is not None:
+                names[id(value)] = name
+    found = [
+        StringLiteral(node.value, node.lineno, node.col_offset + 1, names.get(id(node)))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    return sorted(found, key=lambda literal: (literal.line, literal.column))
+
+
+def _bindings(node: ast.AST) -> list[tuple[str | None, ast.AST]]:
+    """(name, value) pairs a node binds: assignments, keyword arguments, dict entries."""
+    if isinstance(node, ast.Assign):
+        return [(_target_name(target), node.value) for target in node.targets]
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        return [(_target_name(node.target), node.value)]
+    if isinstance(node, ast.keyword):
+        return [(node.arg, node.value)]
+    if isinstance(node, ast.Dict):
+        return [(_constant_str(key), value) for key, value in zip(node.keys, node.values)]
+    return []
+
+
+def _target_name(target: ast.AST) -> str | None:
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Attribute):
+        return target.attr
+    if isinstance(target, ast.Subscript):
+        return _constant_str(target.slice)
+    return None
+
+
+def _constant_str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
 
 
 def locate(source: SourceFacts, line: int, keyword: str) -> tuple[int, int] | None:
