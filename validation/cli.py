@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -146,8 +147,11 @@ def explain(rule_id: str) -> str:
     found = rules.get(rule_id.upper()) or next(
         (rule for rule in rules.values() if rule.slug == rule_id.lower()), None)
     if found is None:
-        close = difflib.get_close_matches(rule_id.upper(), list(rules), n=1)
-        hint = f"; did you mean {close[0]}?" if close else " (see --list-rules)"
+        padded = re.fullmatch(r"([A-Za-z]{3})(\d{1,3})", rule_id)
+        close = [f"{padded[1].upper()}{int(padded[2]):03d}"] if padded else []
+        close = [code for code in close if code in rules] or difflib.get_close_matches(
+            rule_id.upper(), list(rules), n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else " (see --list-rules)"
         raise _UsageError(f"--explain {rule_id}: no such rule{hint}")
     opt_in = "" if found.default else ", opt-in: enable it with --extend-select or " \
         "extend_select in setup.cfg"

@@ -19,7 +19,7 @@ from validation.loaders.repo import scan_repo
 from validation.loaders.roles import load_role
 from validation.loaders.suppressions import read_suppressions
 from validation.problems import Problem
-from validation.registry import Subject, all_rules
+from validation.registry import Rule, Subject, all_rules
 from validation.routes import Kind
 from validation.suppress import suppress
 
@@ -37,25 +37,25 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
         cwd: Path) -> Report:
     """Validate the named paths (and with ``everything``, every file the layout covers)."""
     repo = _repo(root, config)
+    rules = [rule for rule_id, rule in all_rules().items() if rule_id in enabled_rules(config)]
     named = [resolve(root, raw, cwd) for raw in raw_paths]
     found = [resolve(root, path, root) for path in all_paths(root)] if everything else []
     paths = list({facts.path: facts for facts in named + found}.values())
 
     problems: list[Problem] = []
     for facts in paths:
-        problems += check_facts(Subject.PATH, facts.path, facts, repo)
+        problems += check_facts(Subject.PATH, facts.path, facts, repo, rules)
     checkable = [facts for facts in paths if _checkable(facts, config)]
-    problems += _check_python(root, checkable, repo, config)
-    problems += _check_roles(root, checkable, repo)
+    problems += _check_python(root, checkable, repo, config, rules)
+    problems += _check_roles(root, checkable, repo, rules)
     problems = _selected(root, paths, problems, config, repo)
     return Report(sorted(set(problems)), len(paths))
 
 
 def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], config: Config,
               repo: RepoFacts) -> list[Problem]:
-    """The problems of the rules selected for each file and not suppressed in it, with
-    STR009 for suppressions that silenced nothing. (Every rule runs: rules are cheap, and
-    the loaders, which are not, are needed by the default rules anyway.)"""
+    """The problems of the rules selected for each file (per_file_ignores) and not
+    suppressed in it, with STR009 for suppressions that silenced nothing."""
     rules = all_rules()
     enabled = enabled_rules(config)
     by_path: dict[str, list[Problem]] = {}
@@ -75,7 +75,7 @@ def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], confi
         selected += kept
         if "STR009" in allowed:
             selected += check_facts(Subject.SUPPRESSIONS, facts.path,
-                                    SuppressionFacts(facts.path, idle), repo)
+                                    SuppressionFacts(facts.path, idle), repo, [rules["STR009"]])
     return selected
 
 
@@ -99,8 +99,10 @@ def _checkable(facts: PathFacts, config: Config) -> bool:
     return env is None or env in config.environments
 
 
-def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts,
-                  config: Config) -> list[Problem]:
+def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: Config,
+                  rules: list[Rule]) -> list[Problem]:
+    if not any(rule.subject in (Subject.DAG, Subject.IMPORTS) for rule in rules):
+        return []  # no rule would look at the facts: do not import anything
     dag_files = [
         DagFileRequest(p.path, p.route.env or "", p.route.project or "", p.route.name or "")
         for p in paths if p.route.kind is Kind.DAG
@@ -111,16 +113,17 @@ def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts,
     dags, imports = load_python_files(str(root), dag_files, modules, settings)
     problems: list[Problem] = []
     for path, dag_facts in dags.items():
-        problems += check_facts(Subject.DAG, path, dag_facts, repo)
+        problems += check_facts(Subject.DAG, path, dag_facts, repo, rules)
     for path, module_facts in imports.items():
-        problems += check_facts(Subject.IMPORTS, path, module_facts, repo)
+        problems += check_facts(Subject.IMPORTS, path, module_facts, repo, rules)
     return problems
 
 
-def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts) -> list[Problem]:
+def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
+                 rules: list[Rule]) -> list[Problem]:
     problems: list[Problem] = []
     for path in paths:
         if path.route.kind is Kind.ROLE:
             facts = load_role(root, path.path, path.route.env or "", path.route.name or "")
-            problems += check_facts(Subject.ROLE, path.path, facts, repo)
+            problems += check_facts(Subject.ROLE, path.path, facts, repo, rules)
     return problems
