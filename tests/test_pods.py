@@ -122,6 +122,13 @@ def test_kubernetes_models_count_as_high_memory_settings() -> None:
                        startup_timeout_seconds=900)) == []
 
 
+def test_an_affinity_away_from_high_memory_nodes_is_not_one_for_them() -> None:
+    away = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "high-memory", "operator": "NotIn", "values": ["true"]}]}]}}}
+    assert _check(_pod(affinity=away)) == []
+
+
 def test_snake_case_security_keys_are_read_too() -> None:
     [(rule, message)] = _check(_pod(security_context={"run_as_user": 0}))
     assert rule == "DAG015" and "runAsUser=0" in message
@@ -179,6 +186,8 @@ make(role=TWICE)
 for role in ["airflow_dev_pods"]:
     make(role=role)
 make(role=ROLE.upper())
+"""A docstring about environments/prod/ is prose, not a reference."""
+make(doc="https://github.com/org/airflow/tree/main/environments/prod/dags")
 '''
 NAMESPACE = {"ENV": "prod", "ROLE": "airflow_dev_pods", "USER": "pods",
              "NAME": "airflow_dev_pods", "TWICE": "b", "role": "airflow_dev_pods"}

@@ -50,6 +50,7 @@ class _Source:
         self.tree: ast.Module | None = None
         self.namespace: dict[str, Any] = {}
         self.literals: list[tuple[str, Any, int, int]] = []
+        self.roles: dict[int, str | None] = {}
         try:
             with open(path, encoding="utf-8-sig") as handle:
                 self.tree = parse_quietly(handle.read())
@@ -69,8 +70,15 @@ class _Source:
         for task in tasks:
             task.source_literals = self.literals
             if task.is_pod and task.line:
-                role = argument_value(self.tree, task.line, "role", self.namespace)
-                task.role_argument = role if isinstance(role, str) else None
+                task.role_argument = self.role_argument(task.line)
+
+    def role_argument(self, line: int) -> str | None:
+        """The role= of the call at ``line`` (tasks made in a loop share one)."""
+        if line not in self.roles:
+            assert self.tree is not None
+            role = argument_value(self.tree, line, "role", self.namespace)
+            self.roles[line] = role if isinstance(role, str) else None
+        return self.roles[line]
 
 
 def _dag_facts(dag: Any, line: int, registered: bool, task_lines: dict[int, int],

@@ -139,9 +139,11 @@ def pod_literals(tree: ast.Module) -> list[tuple[str, object, int, int]]:
     """(key, value, line, column) of each constant given to a pod keyword argument or dict
     key (POD_LITERAL_KEYS), directly or through a name the module binds once to it
     (``ENV = "dev"`` ... ``environment=ENV`` gives the position of ``"dev"``), and
-    ("", text, line, column) of each string that mentions ``environments/``."""
+    ("", text, line, column) of each string that mentions ``environments/`` (docstrings
+    and web links left out)."""
     found: list[tuple[str, object, int, int]] = []
     named = _named_constants(tree)
+    prose = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
     for node in ast.walk(tree):
         pairs: list[tuple[object, ast.expr]] = []
         if isinstance(node, ast.Call):
@@ -150,7 +152,8 @@ def pod_literals(tree: ast.Module) -> list[tuple[str, object, int, int]]:
             pairs = [(key.value if isinstance(key, ast.Constant) else None, value)
                      for key, value in zip(node.keys, node.values)]
         elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
-              and "environments/" in node.value):
+              and "environments/" in node.value and id(node) not in prose
+              and not node.value.startswith(("http://", "https://"))):
             found.append(("", node.value, node.lineno, node.col_offset + 1))
         for key, value in pairs:
             if isinstance(value, ast.Name):

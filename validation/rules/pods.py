@@ -170,8 +170,9 @@ def _mentions_high_memory(value: Any) -> bool:
     """Whether a toleration, affinity or node selector (plain data) names the high-memory
     node label (as {"key": "high-memory", ...} or a "high-memory" key)."""
     if isinstance(value, dict):
-        return value.get("key") == HIGH_MEMORY or HIGH_MEMORY in value or \
-            any(_mentions_high_memory(item) for item in value.values())
+        if value.get("key") == HIGH_MEMORY:  # a toleration or a node selector requirement
+            return value.get("operator") not in ("NotIn", "DoesNotExist")
+        return HIGH_MEMORY in value or any(_mentions_high_memory(item) for item in value.values())
     if isinstance(value, list):
         return any(_mentions_high_memory(item) for item in value)
     return False
@@ -311,11 +312,13 @@ def unpinned_image(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         registry, tag = _split_image(image)
         problems = []
         keywords: tuple[str, ...] = ("image", "full_image_name", "release", "repo_name")
-        if tag is None or tag == LATEST:
-            what = "has no tag (Docker pulls 'latest')" if tag is None else "is tagged 'latest'"
+        if not tag or tag == LATEST:
+            what = "is tagged 'latest'" if tag == LATEST else "has no tag (Docker pulls 'latest')"
             problems.append(f"it {what}: pin a release such as ':v1.0.0'")
             keywords = ("release", "image", "full_image_name", "repo_name")
         if registry not in allowed:
+            keywords = keywords + ("account_number",) if problems else \
+                ("image", "full_image_name", "account_number", "repo_name")
             problems.append(f"its registry '{registry}' is not an allowed one "
                             f"({', '.join(allowed)}): use an image built by the image pipeline")
         if problems:
