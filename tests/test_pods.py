@@ -17,6 +17,7 @@ import pytest
 from validation.checks import check_facts
 from validation.config import Config
 from validation.facts import DagFacts, DagFileFacts, RepoFacts, RuleSettings, SourceFacts, TaskFacts
+from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
 from validation.loaders.source import argument_value, pod_literals
 from validation.problems import Problem
 from validation.registry import Subject, all_rules
@@ -210,9 +211,7 @@ def test_argument_value(line: int, expected: str | None) -> None:
     assert argument_value(ast.parse(SOURCE), line, "role", NAMESPACE) == expected
 
 
-def test_task_facts_carry_the_role_argument(report: Report) -> None:
-    from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
-
+def test_task_facts_carry_the_role_argument() -> None:
     request = DagFileRequest(f"{PODS}/service_account.py", "dev", "pods", "service_account")
     dags, _ = load_python_files(str(FIXTURE), [request], [], LoadSettings(timeout=5.0))
     tasks = dags[request.path].dags[0].tasks

@@ -249,9 +249,13 @@ def insecure_pod(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
 
         BasicKubernetesPodOperator(..., run_as_user=1234)
     """
+    reported: set[tuple[int, int, str]] = set()  # a literal shared by tasks: once
     for task in _once_per_line(_pod_tasks(facts)):
         for names, value, fix in _insecure_settings(task):
             line, column = _literal_position(facts, task, names, value)
+            if (line, column, names[0]) in reported:
+                continue
+            reported.add((line, column, names[0]))
             setting = f"sets {names[0]}={value!r}" if value is not None else f"sets no {names[0]}"
             yield Finding(f"task '{task.task_id}' {setting}: use {fix}", line, column)
 
