@@ -5,13 +5,16 @@ Runs inside DAG workers, on real Airflow objects; everything it returns is plain
 
 from __future__ import annotations
 
+import ast
 import os
+import sys
 import traceback
 import warnings
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from validation.facts import DagFacts, ErrorFacts, TaskFacts
+from validation.loaders.source import argument_value, parse_quietly, pod_literals
 
 ROLE_ANNOTATION = "iam.amazonaws.com/role"
 MAX_MESSAGE = 400  # characters of an exception message kept in a problem
@@ -25,12 +28,57 @@ def describe_dags(created: list[tuple[Any, int]], found: list[Any], task_lines: 
     registered = {id(dag) for dag in found}
     seen: set[int] = set()
     described = []
+    sources: dict[str, _Source] = {}
     for dag, line in created:
         if id(dag) in seen or getattr(dag, "parent_dag", None) is not None:
             continue
         seen.add(id(dag))
-        described.append(_dag_facts(dag, line, id(dag) in registered, task_lines, clock))
+        facts = _dag_facts(dag, line, id(dag) in registered, task_lines, clock)
+        path = str(getattr(dag, "fileloc", "") or "")
+        if path not in sources:
+            sources[path] = _Source(path)
+        sources[path].annotate(facts.tasks)
+        described.append(facts)
     return described
+
+
+class _Source:
+    """The source of the file that created a DAG, read once per file, for the literals
+    the pod rules point at and the arguments the task objects do not keep."""
+
+    def __init__(self, path: str) -> None:
+        self.tree: ast.Module | None = None
+        self.namespace: dict[str, Any] = {}
+        self.literals: list[tuple[str, Any, int, int]] = []
+        self.roles: dict[int, str | None] = {}
+        try:
+            with open(path, encoding="utf-8-sig") as handle:
+                self.tree = parse_quietly(handle.read())
+        except (OSError, UnicodeDecodeError):
+            return
+        # The module as the import left it (DagBag names it unusual_prefix_..._<name>).
+        for module in list(sys.modules.values()):
+            if getattr(module, "__file__", None) == path:
+                self.namespace = dict(vars(module))
+                break
+        if self.tree is not None:
+            self.literals = pod_literals(self.tree)
+
+    def annotate(self, tasks: list[TaskFacts]) -> None:
+        if self.tree is None:
+            return
+        for task in tasks:
+            task.source_literals = self.literals
+            if task.is_pod and task.line:
+                task.role_argument = self.role_argument(task.line)
+
+    def role_argument(self, line: int) -> str | None:
+        """The role= of the call at ``line`` (tasks made in a loop share one)."""
+        if line not in self.roles:
+            assert self.tree is not None
+            role = argument_value(self.tree, line, "role", self.namespace)
+            self.roles[line] = role if isinstance(role, str) else None
+        return self.roles[line]
 
 
 def _dag_facts(dag: Any, line: int, registered: bool, task_lines: dict[int, int],
@@ -98,7 +146,7 @@ def _role(task: Any) -> tuple[str | None, str | None]:
 POD_SETTINGS = (
     "namespace", "image", "service_account_name", "cluster_context", "in_cluster",
     "security_context", "hostnetwork", "tolerations", "affinity", "startup_timeout_seconds",
-    "labels", "annotations", "env_vars",
+    "labels", "annotations", "env_vars", "node_selector", "container_security_context",
 )
 
 

@@ -208,3 +208,132 @@ def locate(source: SourceFacts, line: int, keyword: str) -> tuple[int, int] | No
 def call_position(source: SourceFacts, line: int) -> tuple[int, int]:
     """The position of the first call starting at ``line`` (column 0 when there is none)."""
     return line, next((call.column for call in source.calls if call.line == line), 0)
+
+
+# -- pod settings as the source spells them (DAG010, DAG014, DAG015) ----------------------
+# Used inside DAG workers by validation.loaders.airflow_facts: the pod rules point at the
+# literal that gave a setting its value, and need the role= argument that
+# mojap-airflow-tools drops when a service account is set.
+
+# Keyword arguments and dict keys whose constant values the pod rules look for.
+POD_LITERAL_KEYS = frozenset({
+    "environment", "cluster_context", "namespace", "hostnetwork", "host_network",
+    "hostNetwork", "privileged", "allowPrivilegeEscalation", "allow_privilege_escalation",
+    "runAsNonRoot", "run_as_non_root", "runAsUser", "run_as_user",
+})
+# Names and constants only: evaluating such an expression runs no code of the DAG.
+SAFE_NODES = (ast.Constant, ast.Name, ast.Load, ast.JoinedStr, ast.FormattedValue)
+
+
+def parse_quietly(text: str) -> ast.Module | None:
+    """The module's AST, or None when it does not parse (the import reports that)."""
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def pod_literals(tree: ast.Module) -> list[tuple[str, object, int, int]]:
+    """(key, value, line, column) of each constant given to a pod keyword argument or dict
+    key (POD_LITERAL_KEYS), directly or through a name the module binds once to it
+    (``ENV = "dev"`` ... ``environment=ENV`` gives the position of ``"dev"``), and
+    ("", text, line, column) of each string that mentions ``environments/`` (docstrings
+    and web links left out)."""
+    found: list[tuple[str, object, int, int]] = []
+    named = _named_constants(tree)
+    prose = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    for node in ast.walk(tree):
+        pairs: list[tuple[object, ast.expr]] = []
+        if isinstance(node, ast.Call):
+            pairs = [(kw.arg, kw.value) for kw in node.keywords]
+        elif isinstance(node, ast.Dict):
+            pairs = [(key.value if isinstance(key, ast.Constant) else None, value)
+                     for key, value in zip(node.keys, node.values)]
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and "environments/" in node.value and id(node) not in prose
+              and not node.value.startswith(("http://", "https://"))):
+            found.append(("", node.value, node.lineno, node.col_offset + 1))
+        for key, value in pairs:
+            if isinstance(value, ast.Name):
+                value = named.get(value.id, value)
+            if (key in POD_LITERAL_KEYS and isinstance(value, ast.Constant)
+                    and isinstance(value.value, (str, int, float))):
+                found.append((str(key), value.value, value.lineno, value.col_offset + 1))
+    return sorted(set(found), key=lambda literal: (literal[2], literal[3], literal[0]))
+
+
+def _named_constants(tree: ast.Module) -> dict[str, ast.Constant]:
+    """Names the module binds once, to a constant, at the top level."""
+    bound_once = _bound_once(tree)
+    return {
+        statement.targets[0].id: statement.value for statement in tree.body
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant)
+        and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name)
+        and statement.targets[0].id in bound_once
+    }
+
+
+def argument_value(tree: ast.Module, line: int, keyword: str,
+                   namespace: dict[str, object]) -> object:
+    """The value of the ``keyword`` argument of the call made at ``line``, when the source
+    shows it: a constant, or names (and f-strings of them) bound once at the top level of
+    the module, read from the module's ``namespace`` after the import. None when it cannot
+    be told without running code (a loop variable, a call, a name bound twice)."""
+    expression = _keyword_expression(tree, line, keyword)
+    if expression is None:
+        return None
+    bound_once = _bound_once(tree)
+    for node in ast.walk(expression):
+        if not isinstance(node, SAFE_NODES):
+            return None
+        if isinstance(node, ast.Name) and node.id not in bound_once:
+            return None
+    try:
+        return eval(compile(ast.Expression(expression), "<argument>", "eval"), dict(namespace))
+    except Exception:  # a name the namespace lacks, a value that cannot be formatted
+        return None
+
+
+def _keyword_expression(tree: ast.Module, line: int, keyword: str) -> ast.expr | None:
+    """As :func:`locate`: the call starting at ``line``, else the innermost spanning it."""
+    spanning = [
+        node for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and node.lineno <= line <= (node.end_lineno or node.lineno)
+        and any(kw.arg == keyword for kw in node.keywords)
+    ]
+    starting = [node for node in spanning if node.lineno == line]
+    candidates = starting or sorted(spanning, key=lambda node: (node.end_lineno or 0) - node.lineno)
+    if not candidates:
+        return None
+    return next(kw.value for kw in candidates[0].keywords if kw.arg == keyword)
+
+
+def _bound_once(tree: ast.Module) -> set[str]:
+    """Names bound once, by a plain top-level assignment or import, and nowhere else (no
+    loop, function or second assignment rebinds them): the value the module ends with is
+    the value every call in it saw."""
+    top_level: dict[str, int] = {}
+    assigned: set[str] = set()
+    for statement in tree.body:
+        for name, is_assignment in _plain_bindings(statement):
+            top_level[name] = top_level.get(name, 0) + 1
+            if is_assignment:
+                assigned.add(name)
+    stores: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    return {name for name, count in top_level.items()
+            if count == 1 and stores.get(name, 0) == (1 if name in assigned else 0)}
+
+
+def _plain_bindings(statement: ast.stmt) -> list[tuple[str, bool]]:
+    """(name, bound by assignment) for a top-level ``x = ...``, ``x: T = ...`` or import."""
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+        target = statement.targets[0]
+        return [(target.id, True)] if isinstance(target, ast.Name) else []
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+        return [(statement.target.id, True)]
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return [((alias.asname or alias.name).split(".")[0], False) for alias in statement.names]
+    return []

@@ -1,3 +1,3 @@
 """The rules, one module per family. Importing this package registers every rule."""
 
-from validation.rules import dags, imports, roles, structure  # noqa: F401
+from validation.rules import dags, imports, pods, roles, structure  # noqa: F401

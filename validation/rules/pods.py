@@ -1,0 +1,390 @@
+"""Pod rules: how the KubernetesPodOperator tasks of a DAG file run (DagFileFacts).
+
+The facts come from the task objects the import created (what the platform will run);
+the positions from the source, pointing at the literal that set a value where there is
+one, else at the call that created the task. Tasks made in a loop share a line and are
+reported once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from validation.facts import DagFileFacts, RepoFacts, TaskFacts
+from validation.loaders.source import call_position, locate
+from validation.problems import Finding, Level
+from validation.registry import Subject, rule
+
+# The Kubernetes cluster (context) each environment's IRSA pods run on, as
+# mojap-airflow-tools sets it from environment="dev"/"prod".
+CLUSTER_CONTEXTS = {
+    "dev": "analytical-platform-compute-test",
+    "prod": "analytical-platform-compute-production",
+}
+ENVIRONMENT_PATH = re.compile(r"environments/([A-Za-z0-9_.-]+)/")
+HIGH_MEMORY = "high-memory"
+HIGH_MEMORY_HELP = "see imports/examples_high_memory.py for the toleration and affinity"
+MIN_STARTUP_SECONDS = 600
+DEFAULT_STARTUP_SECONDS = 120  # Airflow's KubernetesPodOperator default
+KUBERNETES_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+NAMESPACE = "airflow"
+LATEST = "latest"
+
+# Insecure pod settings: (names the source may use, how it shows, the values that are
+# insecure, the fix). Keys are the Kubernetes API names the facts carry.
+INSECURE_CONTEXT = {
+    "privileged": (("privileged",), (True,), "privileged=False (the default)"),
+    "allowPrivilegeEscalation": (("allowPrivilegeEscalation", "allow_privilege_escalation"),
+                                 (True,), "allowPrivilegeEscalation=False (the default)"),
+    "runAsNonRoot": (("runAsNonRoot", "run_as_non_root"), (False,),
+                     "runAsNonRoot=True (the default)"),
+    "runAsUser": (("runAsUser", "run_as_user"), (0, "0"),
+                  "a non-root user id such as run_as_user=1234"),
+}
+SNAKE_CASE = {"allow_privilege_escalation": "allowPrivilegeEscalation",
+              "run_as_non_root": "runAsNonRoot", "run_as_user": "runAsUser"}
+
+
+@rule("DAG010", "cross-env-reference", Level.ERROR, Subject.DAG)
+def cross_env_reference(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """The DAG references another environment: its cluster, its name or its files.
+
+    Why: the user guide says DAGs and roles of different environments must not reference
+    each other; a dev DAG with environment="prod" runs its pods on the production
+    cluster, and a path under environments/prod/ is not deployed with a dev DAG.
+
+    Bad:
+
+        # environments/dev/dags/examples/report.py
+        BasicKubernetesPodOperator(..., service_account_name="airflow-dev-examples",
+                                   environment="prod")
+
+    Good:
+
+        BasicKubernetesPodOperator(..., service_account_name="airflow-dev-examples",
+                                   environment="dev")
+    """
+    others = [env for env in repo.environments if env != facts.env]
+    reported: set[int] = set()
+    for key, value, line, column in _literals(facts):
+        other = _other_env(key, value, others)
+        if other and line not in reported:
+            reported.add(line)
+            yield Finding(_cross_env_message(key, value, other, facts.env), line, column)
+    for task in _once_per_line(_pod_tasks(facts)):
+        context = task.pod.get("cluster_context")
+        other = next((env for env in others if CLUSTER_CONTEXTS.get(env) == context), None)
+        if other is None:
+            continue
+        # The literal that chose the cluster was reported above; else point at the call.
+        line, column = _find_literal(facts, task, ("environment",), other) or \
+            _find_literal(facts, task, ("cluster_context",), context) or \
+            _position(facts, task, ("environment", "cluster_context"))
+        if line not in reported:
+            reported.add(line)
+            yield Finding(_cross_env_message("cluster_context", context, other, facts.env),
+                          line, column)
+
+
+def _other_env(key: str, value: Any, others: list[str]) -> str | None:
+    if key == "environment":
+        return value if value in others else None
+    if key == "cluster_context":
+        return next((env for env in others if CLUSTER_CONTEXTS.get(env) == value), None)
+    if key == "" and isinstance(value, str):
+        named = ENVIRONMENT_PATH.findall(value)
+        return next((env for env in named if env in others), None)
+    return None
+
+
+def _cross_env_message(key: str, value: Any, other: str, env: str) -> str:
+    where = f"a DAG in environments/{env} must not reference the {other} environment"
+    if key == "":
+        return (f"'{value}' is a path in environments/{other}/: {where}; keep what this DAG "
+                f"needs in environments/{env}/ or imports/")
+    fix = f"environment=\"{env}\""
+    if env in CLUSTER_CONTEXTS:
+        fix += f" (cluster_context '{CLUSTER_CONTEXTS[env]}')"
+    return f"{key} '{value}' is the {other} environment's: {where}; use {fix}"
+
+
+@rule("DAG013", "high-memory-incomplete", Level.ERROR, Subject.DAG)
+def high_memory_incomplete(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A high-memory task lacks the toleration, the node affinity or a long startup timeout.
+
+    Why: the user guide asks for all three. Without the toleration the pod cannot be
+    scheduled on a high-memory node, without the affinity it may run on a standard node,
+    and a node being provisioned takes longer than Airflow's default startup timeout
+    (120 s), so the task fails before it starts. A timeout below 600 s is a warning.
+
+    Bad:
+
+        BasicKubernetesPodOperator(..., tolerations=tolerations)
+
+    Good:
+
+        BasicKubernetesPodOperator(
+            ...,
+            # Increase startup time to give time for node creation
+            startup_timeout_seconds=600,
+            tolerations=tolerations,
+            affinity=affinity,
+        )
+    """
+    for task in _once_per_line(_pod_tasks(facts)):
+        tolerates = _mentions_high_memory(task.pod.get("tolerations"))
+        attracted = _mentions_high_memory(task.pod.get("affinity")) or \
+            _mentions_high_memory(task.pod.get("node_selector"))
+        if not (tolerates or attracted):
+            continue
+        name = f"high-memory task '{task.task_id}'"
+        if not attracted:
+            yield Finding(f"{name} has the high-memory toleration but no node affinity for it, "
+                          "so it may run on a standard node: add affinity=affinity "
+                          f"({HIGH_MEMORY_HELP})", *_position(facts, task, ("tolerations",)))
+        if not tolerates:
+            yield Finding(f"{name} has the high-memory node affinity but not the toleration, so it "
+                          f"cannot be scheduled: add tolerations=tolerations ({HIGH_MEMORY_HELP})",
+                          *_position(facts, task, ("affinity", "node_selector")))
+        yield from _startup_timeout(facts, task, name)
+
+
+def _startup_timeout(facts: DagFileFacts, task: TaskFacts, name: str) -> Iterator[Finding]:
+    seconds = task.pod.get("startup_timeout_seconds")
+    given = locate(facts.source, task.line, "startup_timeout_seconds")
+    if given is None and seconds == DEFAULT_STARTUP_SECONDS:
+        yield Finding(f"{name} sets no startup_timeout_seconds (Airflow's default is "
+                      f"{DEFAULT_STARTUP_SECONDS} s, too short to provision the node): add "
+                      f"startup_timeout_seconds={MIN_STARTUP_SECONDS}",
+                      *call_position(facts.source, task.line))
+    elif isinstance(seconds, (int, float)) and seconds < MIN_STARTUP_SECONDS:
+        yield Finding(f"{name} has startup_timeout_seconds={seconds}, less than the "
+                      f"{MIN_STARTUP_SECONDS} s the user guide asks for while a high-memory node "
+                      f"is provisioned: use startup_timeout_seconds={MIN_STARTUP_SECONDS}",
+                      *(given or call_position(facts.source, task.line)), level=Level.WARNING)
+
+
+def _mentions_high_memory(value: Any) -> bool:
+    """Whether a toleration, affinity or node selector (plain data) names the high-memory
+    node label (as {"key": "high-memory", ...} or a "high-memory" key)."""
+    if isinstance(value, dict):
+        if value.get("key") == HIGH_MEMORY:  # a toleration or a node selector requirement
+            return value.get("operator") not in ("NotIn", "DoesNotExist")
+        return HIGH_MEMORY in value or any(_mentions_high_memory(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_mentions_high_memory(item) for item in value)
+    return False
+
+
+@rule("DAG014", "service-account-mismatch", Level.ERROR, Subject.DAG)
+def service_account_mismatch(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """The service_account_name is not the role in kebab-case, or not on this env's cluster.
+
+    Why: with service_account_name set (IRSA), mojap-airflow-tools runs the pod as that
+    Kubernetes service account and ignores role=: the pod gets the IAM role of the
+    account, which is the role name with "-" for "_". The account exists only on the
+    cluster of its environment (environment="dev" or "prod").
+
+    Bad:
+
+        BasicKubernetesPodOperator(..., role="airflow_dev_examples",
+                                   service_account_name="airflow_dev_examples",
+                                   environment="dev")
+
+    Good:
+
+        BasicKubernetesPodOperator(..., role="airflow_dev_examples",
+                                   service_account_name="airflow-dev-examples",
+                                   environment="dev")
+    """
+    for task in _once_per_line(_pod_tasks(facts)):
+        account = task.pod.get("service_account_name")
+        if not isinstance(account, str) or account == "default":
+            continue
+        where = _position(facts, task, ("service_account_name",))
+        problem = _account_problem(account, task.role_argument)
+        if problem:
+            yield Finding(problem, *where)
+        context = task.pod.get("cluster_context")
+        own = CLUSTER_CONTEXTS.get(facts.env)
+        # Another environment's cluster is a cross-env reference: DAG010 reports it.
+        others = {CLUSTER_CONTEXTS.get(env) for env in repo.environments if env != facts.env}
+        if own and context != own and context not in others:
+            on = f"cluster_context '{context}'" if context else "no cluster_context"
+            yield Finding(
+                f"task '{task.task_id}' uses service account '{account}' with {on}, but "
+                f"{facts.env} service accounts exist on '{own}': use environment=\"{facts.env}\" "
+                "(BasicKubernetesPodOperator then sets the cluster)",
+                *_position(facts, task, ("cluster_context", "environment")))
+
+
+def _account_problem(account: str, role: str | None) -> str | None:
+    expected = role.replace("_", "-") if role is not None else \
+        re.sub(r"[^a-z0-9-]+", "-", account.lower()).strip("-")
+    if not KUBERNETES_NAME.fullmatch(account):
+        return (f"service_account_name '{account}' is not a Kubernetes name (no '_' or "
+                f"capitals): use \"{expected}\" (the role name with '-' for '_')")
+    if account != expected:
+        return (f"service_account_name '{account}' does not match role '{role}': the pod "
+                f"runs as the service account and role= is ignored; use "
+                f"service_account_name=\"{expected}\" (the role with '-' for '_')")
+    return None
+
+
+@rule("DAG015", "insecure-pod", Level.ERROR, Subject.DAG)
+def insecure_pod(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A pod runs privileged, as root, on the host network or outside the airflow namespace.
+
+    Why: the platform's policies refuse such pods, and mojap-airflow-tools' defaults
+    (allowPrivilegeEscalation: false, runAsNonRoot: true, privileged: false, namespace
+    airflow) exist so that a task cannot act on the node or on other teams' pods.
+
+    Bad:
+
+        KubernetesPodOperator(..., security_context={"runAsUser": 0}, hostnetwork=True)
+
+    Good:
+
+        BasicKubernetesPodOperator(..., run_as_user=1234)
+    """
+    reported: set[tuple[int, int, str]] = set()  # a literal shared by tasks: once
+    for task in _once_per_line(_pod_tasks(facts)):
+        for names, value, fix in _insecure_settings(task):
+            line, column = _literal_position(facts, task, names, value)
+            if (line, column, names[0]) in reported:
+                continue
+            reported.add((line, column, names[0]))
+            setting = f"sets {names[0]}={value!r}" if value is not None else f"sets no {names[0]}"
+            yield Finding(f"task '{task.task_id}' {setting}: use {fix}", line, column)
+
+
+def _insecure_settings(task: TaskFacts) -> Iterator[tuple[tuple[str, ...], Any, str]]:
+    """(names the source may spell it with, insecure value, fix) for each insecure setting."""
+    contexts = [task.pod.get("security_context"), task.pod.get("container_security_context")]
+    reported = set()
+    for context in contexts:
+        if not isinstance(context, dict):
+            continue
+        for key, value in context.items():
+            api_name = SNAKE_CASE.get(key, key)
+            if api_name not in INSECURE_CONTEXT or api_name in reported:
+                continue
+            names, bad, fix = INSECURE_CONTEXT[api_name]
+            if any(value == insecure and type(value) is type(insecure) for insecure in bad):
+                reported.add(api_name)
+                yield names, value, fix
+    if task.pod.get("hostnetwork") is True:
+        yield ("hostnetwork", "host_network", "hostNetwork"), True, \
+            "hostnetwork=False (the default): pods must not share the node's network"
+    namespace = task.pod.get("namespace")
+    if namespace != NAMESPACE:
+        yield ("namespace",), namespace, f"namespace=\"{NAMESPACE}\" (pods run in the " \
+            f"{NAMESPACE} namespace; BasicKubernetesPodOperator sets it)"
+
+
+def _literal_position(facts: DagFileFacts, task: TaskFacts, names: tuple[str, ...],
+                      value: Any) -> tuple[int, int]:
+    """The literal that set ``value`` under one of ``names``, else the keyword or the call."""
+    return _find_literal(facts, task, names, value) or \
+        _position(facts, task, names + ("security_context", "container_security_context"))
+
+
+@rule("DAG017", "unpinned-image", Level.WARNING, Subject.DAG)
+def unpinned_image(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A pod image has no tag, the tag "latest", or comes from outside the platform's registry.
+
+    Why: an unpinned image changes under a DAG without a change in this repository, so
+    runs cannot be repeated or rolled back; images outside the platform's ECR are not
+    scanned or built by the image pipeline. Allowed registries are set with
+    image_registries in setup.cfg [validation].
+
+    Bad:
+
+        KubernetesPodOperator(..., image="python:latest")
+
+    Good:
+
+        BasicKubernetesPodOperator(..., repo_name="airflow-examples", release="v1.0.0")
+    """
+    allowed = repo.settings.image_registries
+    for task in _once_per_line(_pod_tasks(facts)):
+        image = task.pod.get("image")
+        if not isinstance(image, str) or "{{" in image:
+            continue  # a Jinja template is rendered at run time
+        registry, tag = _split_image(image)
+        problems = []
+        keywords: tuple[str, ...] = ("image", "full_image_name", "release", "repo_name")
+        if not tag or tag == LATEST:
+            what = "is tagged 'latest'" if tag == LATEST else "has no tag (Docker pulls 'latest')"
+            problems.append(f"it {what}: pin a release such as ':v1.0.0'")
+            keywords = ("release", "image", "full_image_name", "repo_name")
+        if registry not in allowed:
+            keywords = keywords + ("account_number",) if problems else \
+                ("image", "full_image_name", "account_number", "repo_name")
+            problems.append(f"its registry '{registry}' is not an allowed one "
+                            f"({', '.join(allowed)}): use an image built by the image pipeline")
+        if problems:
+            yield Finding(f"image '{image}' of task '{task.task_id}': " + "; ".join(problems),
+                          *_position(facts, task, keywords))
+
+
+def _split_image(image: str) -> tuple[str, str | None]:
+    """(registry, tag) of an image reference; Docker Hub is 'docker.io', a digest pins."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, rest
+    else:
+        registry, path = "docker.io", image
+    if "@" in path:
+        return registry, path.split("@", 1)[1]
+    name = path.rsplit("/", 1)[-1]
+    return registry, name.split(":", 1)[1] if ":" in name else None
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _pod_tasks(facts: DagFileFacts) -> Iterator[TaskFacts]:
+    for dag in facts.registered_dags:
+        yield from (task for task in dag.tasks if task.is_pod)
+
+
+def _once_per_line(tasks: Iterable[TaskFacts]) -> Iterator[TaskFacts]:
+    """The first task of each line: tasks made in a loop share their line."""
+    seen: set[int] = set()
+    for task in tasks:
+        if task.line and task.line in seen:
+            continue
+        seen.add(task.line)
+        yield task
+
+
+def _literals(facts: DagFileFacts) -> list[tuple[str, Any, int, int]]:
+    """The source literals of the file (every task carries the same list)."""
+    for dag in facts.registered_dags:
+        for task in dag.tasks:
+            if task.source_literals:
+                return task.source_literals
+    return []
+
+
+def _find_literal(facts: DagFileFacts, task: TaskFacts, names: tuple[str, ...],
+                  value: Any) -> tuple[int, int] | None:
+    """The literal that gave ``value`` under one of ``names``: in the task's own call if
+    there is one, else the first in the file."""
+    matches = [(line, column) for key, found, line, column in _literals(facts)
+               if key in names and found == value and type(found) is type(value)]
+    span = next((call for call in facts.source.calls if call.line == task.line), None)
+    inside = [match for match in matches if span and span.line <= match[0] <= span.end_line]
+    return (inside or matches or [None])[0]
+
+
+def _position(facts: DagFileFacts, task: TaskFacts, keywords: tuple[str, ...]) -> tuple[int, int]:
+    """The first of ``keywords`` given to the call that made the task, else the call."""
+    for keyword in keywords:
+        found = locate(facts.source, task.line, keyword)
+        if found:
+            return found
+    return call_position(facts.source, task.line)
