@@ -217,4 +217,5 @@ def test_task_facts_carry_the_role_argument() -> None:
     tasks = dags[request.path].dags[0].tasks
     assert [task.role_argument for task in tasks] == [
         "airflow_dev_pods", "airflow_dev_pods", None, None]
-    assert dataclasses.asdict(tasks[0])["source_literals"]  # plain data, the file's literals
+    assert dags[request.path].source.pod_literals  # the file's literals, once per file
+    assert dataclasses.asdict(dags[request.path])  # plain data

@@ -96,11 +96,6 @@ class TaskFacts:
     # Pod settings as plain data (namespace, image, service_account_name, security
     # context, tolerations, affinity, startup timeout ...), for the pod rules.
     pod: dict[str, Any] = field(default_factory=dict)
-    # What the DAG file's source shows, for the pod rules to point at: (key, value, line,
-    # column) of each constant given to a pod setting such as namespace= or "privileged",
-    # and ("", text, line, column) of each string mentioning environments/ (see
-    # validation.loaders.source.pod_literals). The same list for every task of a file.
-    source_literals: list[tuple[str, Any, int, int]] = field(default_factory=list)
     # The role= argument of the call, where the source shows its value: mojap-airflow-tools
     # drops it when service_account_name is set (DAG014).
     role_argument: str | None = None
@@ -181,6 +176,10 @@ class SourceFacts:
     imports: list[tuple[str, int]] = field(default_factory=list)  # (module, line)
     imported_names: list[ImportedName] = field(default_factory=list)
     strings: list[StringLiteral] = field(default_factory=list)  # in source order
+    # For the pod rules to point at: (key, value, line, column) of each constant given to
+    # a pod setting such as namespace= or "privileged", and ("", text, line, column) of
+    # each string mentioning environments/ (validation.loaders.source.pod_literals).
+    pod_literals: list[tuple[str, Any, int, int]] = field(default_factory=list)
 
 
 @dataclass

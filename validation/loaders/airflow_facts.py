@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from validation.facts import DagFacts, ErrorFacts, TaskFacts
-from validation.loaders.source import argument_value, parse_quietly, pod_literals
+from validation.loaders.source import argument_value, parse_quietly
 
 ROLE_ANNOTATION = "iam.amazonaws.com/role"
 MAX_MESSAGE = 400  # characters of an exception message kept in a problem
@@ -43,13 +43,12 @@ def describe_dags(created: list[tuple[Any, int]], found: list[Any], task_lines: 
 
 
 class _Source:
-    """The source of the file that created a DAG, read once per file, for the literals
-    the pod rules point at and the arguments the task objects do not keep."""
+    """The source of the file that created a DAG, read once per file, for the arguments
+    the task objects do not keep."""
 
     def __init__(self, path: str) -> None:
         self.tree: ast.Module | None = None
         self.namespace: dict[str, Any] = {}
-        self.literals: list[tuple[str, Any, int, int]] = []
         self.roles: dict[int, str | None] = {}
         try:
             with open(path, encoding="utf-8-sig") as handle:
@@ -61,14 +60,11 @@ class _Source:
             if getattr(module, "__file__", None) == path:
                 self.namespace = dict(vars(module))
                 break
-        if self.tree is not None:
-            self.literals = pod_literals(self.tree)
 
     def annotate(self, tasks: list[TaskFacts]) -> None:
         if self.tree is None:
             return
         for task in tasks:
-            task.source_literals = self.literals
             if task.is_pod and task.line:
                 task.role_argument = self.role_argument(task.line)
 

@@ -65,6 +65,7 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
         start_dates.values(), key=lambda call: (call.line, call.column))
     facts.imported_names.sort(key=lambda name: (name.line, name.column))
     facts.strings = _strings(tree)
+    facts.pod_literals = pod_literals(tree)
     return facts
 
 

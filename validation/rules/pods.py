@@ -362,12 +362,7 @@ def _once_per_line(tasks: Iterable[TaskFacts]) -> Iterator[TaskFacts]:
 
 
 def _literals(facts: DagFileFacts) -> list[tuple[str, Any, int, int]]:
-    """The source literals of the file (every task carries the same list)."""
-    for dag in facts.registered_dags:
-        for task in dag.tasks:
-            if task.source_literals:
-                return task.source_literals
-    return []
+    return facts.source.pod_literals
 
 
 def _find_literal(facts: DagFileFacts, task: TaskFacts, names: tuple[str, ...],
