@@ -108,3 +108,11 @@ def test_the_loader_describes_dags_and_tasks_as_plain_facts() -> None:
     assert task.pod["image"] == "189157455002.dkr.ecr.eu-west-1.amazonaws.com/cases:v1.0.0"
     assert task.pod["security_context"] == {
         "allowPrivilegeEscalation": False, "runAsNonRoot": True, "privileged": False}
+
+
+def test_common_mistakes_get_a_hint(report: Report) -> None:
+    [preset] = _by_path(report, "environments/dev/dags/cases/preset_with_spaces.py")
+    assert "did you mean '@daily'? (a preset has no spaces or capitals)" in preset.message
+    [comma] = _by_path(report, "environments/dev/dags/cases/trailing_comma.py")
+    assert comma.message == ("TypeError: default_args must be a dict; the trailing comma at "
+                             "line 6 makes default_args a tuple, not a dict: remove it")

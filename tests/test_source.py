@@ -101,3 +101,18 @@ def test_parse_time_variables_are_followed_through_other_variables() -> None:
     ''')
     found = [(call.name, call.line) for call in source_facts(source).parse_time_start_dates]
     assert found == [("now", 1)]
+
+
+def test_a_trailing_comma_that_makes_a_tuple_is_recorded_at_the_comma() -> None:
+    source = source_facts(textwrap.dedent("""\
+        default_args = {"owner": "x"},
+        ANNOTATIONS = {
+            "a": "b",
+        },
+        deliberate = ({"a": 1},)
+        pair = {"a": 1}, {"b": 2}
+        call(arg={"a": 1},)
+        items = [1, 2],
+        """))
+    assert source.trailing_comma_tuples == [
+        ("default_args", 1, 30), ("ANNOTATIONS", 4, 2), ("items", 8, 15)]

@@ -180,6 +180,9 @@ class SourceFacts:
     # a pod setting such as namespace= or "privileged", and ("", text, line, column) of
     # each string mentioning environments/ (validation.loaders.source.pod_literals).
     pod_literals: list[tuple[str, Any, int, int]] = field(default_factory=list)
+    # ``x = {...},``: a trailing comma that made a dict (or list) a one-item tuple;
+    # (name, line, column) of the comma.
+    trailing_comma_tuples: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -66,7 +66,25 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     facts.imported_names.sort(key=lambda name: (name.line, name.column))
     facts.strings = _strings(tree)
     facts.pod_literals = pod_literals(tree)
+    facts.trailing_comma_tuples = _trailing_comma_tuples(tree)
     return facts
+
+
+def _trailing_comma_tuples(tree: ast.Module) -> list[tuple[str, int, int]]:
+    """Assignments ``name = {...},`` whose value is a one-item tuple made by a trailing
+    comma (no parentheses: the tuple starts where its item does)."""
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)):
+            continue
+        items = node.value.elts
+        if (len(items) == 1 and isinstance(items[0], (ast.Dict, ast.List))
+                and (node.value.lineno, node.value.col_offset)
+                == (items[0].lineno, items[0].col_offset)
+                and items[0].end_lineno is not None and items[0].end_col_offset is not None):
+            name = ast.unparse(node.targets[0]) if len(node.targets) == 1 else "the value"
+            found.append((name, items[0].end_lineno, items[0].end_col_offset + 1))
+    return sorted(found, key=lambda item: (item[1], item[2]))
 
 
 def _call_site(node: ast.Call) -> CallSite:

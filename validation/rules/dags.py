@@ -6,7 +6,14 @@ import difflib
 import re
 from collections.abc import Iterator
 
-from validation.facts import DagFacts, DagFileFacts, ImportedName, RepoFacts, SourceFacts, TaskFacts
+from validation.facts import (
+    DagFacts,
+    DagFileFacts,
+    ImportedName,
+    RepoFacts,
+    SourceFacts,
+    TaskFacts,
+)
 from validation.problems import Finding, Level
 from validation.registry import Subject, rule
 from validation.rules.secret_patterns import secret_kind
@@ -28,7 +35,9 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     """The file fails to import: a syntax error, an exception, an invalid schedule, a cycle.
 
     Why: Airflow shows a broken DAG file as an import error and runs none of its tasks.
-    The problem points at the deepest line of the file in the traceback.
+    The problem points at the deepest line of the file in the traceback. Common causes
+    get a hint: a trailing comma that made a dict a tuple (`default_args = {...},`), a
+    preset written with spaces or capitals (`"@ daily"`).
 
     Bad:
 
@@ -41,10 +50,30 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     error = facts.import_error
     if error is None:
         return
-    message = error.message
+    message, line, column = error.message, error.line, error.column
     if error.kind in SCHEDULE_ERRORS:
+        message += _preset_hint(facts.source, line, column)
         message += f"; a schedule must be {SCHEDULE_HELP}"
-    yield Finding(message, error.line, error.column)
+    for name, comma_line, comma_column in facts.source.trailing_comma_tuples:
+        message += (f"; the trailing comma at line {comma_line} makes {name} a tuple, not a "
+                    "dict: remove it")
+        if not line:
+            line, column = comma_line, comma_column
+        break
+    yield Finding(message, line, column)
+
+
+def _preset_hint(source: SourceFacts, line: int, column: int) -> str:
+    """"did you mean '@daily'?" for a schedule literal that is a preset misspelt with
+    spaces or capitals ("@daily ", "@ daily", "Daily")."""
+    literal = next((s for s in source.strings if (s.line, s.column) == (line, column)), None)
+    if literal is None:
+        return ""
+    squeezed = "".join(literal.value.split()).lower()
+    preset = next((p for p in PRESETS if squeezed in (p, p[1:])), None)
+    if preset is None or preset == literal.value:
+        return ""
+    return f"; did you mean '{preset}'? (a preset has no spaces or capitals)"
 
 
 @rule("DAG002", "import-crash", Level.ERROR, Subject.DAG)
