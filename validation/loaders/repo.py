@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
-from validation.facts import RepoFacts
+import yaml
+
+from validation.facts import RepoFacts, WriteGrant
+
+WRITE_ACCESS = ("write_only", "read_write")
 
 
 def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
@@ -41,3 +48,80 @@ def scan_repo(root: Path, environments: tuple[str, ...]) -> RepoFacts:
         imports_modules=_names(imports_dir, dirs=False, suffix=".py"),
         imports_has_init=(imports_dir / "__init__.py").is_file(),
     )
+
+
+# -- what the cross-file role rules need (ROL016, SEC001) ---------------------------------
+
+
+def with_role_context(root: Path, repo: RepoFacts,
+                      checked: Iterable[tuple[str, str]] = ()) -> RepoFacts:
+    """``repo`` with every role's write grants and the roles each env's code mentions.
+
+    Read from disk, whichever files were named, and only when role files are checked:
+    runs without role files do none of this work. ``checked`` adds (env, stem) of role
+    files being checked that the scan skips (a name starting with a dot, say).
+    """
+    stems = {env: set(repo.roles.get(env, frozenset())) for env in repo.environments}
+    for env, stem in checked:
+        stems.setdefault(env, set()).add(stem)
+    return dataclasses.replace(
+        repo,
+        role_writes={env: _write_grants(root, env, repo.roles.get(env, frozenset()))
+                     for env in repo.environments},
+        role_mentions={env: _mentioned_roles(root, env, frozenset(names))
+                       for env, names in stems.items()},
+    )
+
+
+def _write_grants(root: Path, env: str, stems: frozenset[str]) -> tuple[WriteGrant, ...]:
+    """The S3 write paths of the env's role files, read with plain PyYAML (no iam_builder).
+
+    A file that cannot be read or parsed is skipped: its own check reports it.
+    """
+    grants = []
+    for stem in sorted(stems):
+        rel_path = f"environments/{env}/roles/{stem}.yaml"
+        try:
+            config = yaml.safe_load((root / rel_path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError):
+            continue
+        s3 = config.get("s3") if isinstance(config, dict) else None
+        if not isinstance(s3, dict):
+            continue
+        for access in WRITE_ACCESS:
+            paths = s3.get(access)
+            if isinstance(paths, list):
+                grants += [WriteGrant(rel_path, access, path)
+                           for path in paths if isinstance(path, str)]
+    return tuple(grants)
+
+
+def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[str]:
+    """The role stems named in the text of the env's DAG files or of imports/ modules.
+
+    A plain text search: the name as written (``airflow_dev_x``), as a service account
+    spells it (``airflow-dev-x``), or as a template for any env (``airflow_{env}_x``).
+    Nothing is imported.
+    """
+    files = [*sorted((root / "environments" / env / "dags").rglob("*.py")),
+             *sorted((root / "imports").rglob("*.py"))]
+    text = "\n".join(_read_text(path) for path in files)
+    return frozenset(stem for stem in stems if _mentions(text, stem, env))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _mentions(text: str, stem: str, env: str) -> bool:
+    tail = stem.removeprefix(f"airflow_{env}_")
+    spellings = [
+        rf"(?<![\w]){re.escape(stem)}(?![\w])",
+        rf"(?<![\w-]){re.escape(stem.replace('_', '-'))}(?![\w-])",
+    ]
+    if tail != stem:
+        spellings.append(rf"(?<![\w])airflow_\{{[^{{}}\n]*\}}_{re.escape(tail)}(?![\w])")
+    return any(re.search(pattern, text) for pattern in spellings)
