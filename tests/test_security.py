@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from expectations import expected_problems
 from test_role_grants import write
-from test_roles import GOOD, ROLE, _doc_example
+from test_roles import GOOD, NASTY, ROLE, _doc_example
 
 from validation.checks import check_facts
 from validation.config import load_config
@@ -222,3 +222,22 @@ def test_role_files_named_together_give_what_the_full_run_gives(full_run: Report
     together = run(FIXTURE, ROLE_FILES, everything=False, config=load_config(FIXTURE),
                    cwd=FIXTURE)
     assert together.problems == [p for p in full_run.problems if "/roles/" in p.path]
+
+
+# -- never a crash ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", NASTY, ids=range(len(NASTY)))
+def test_nasty_files_on_either_side(tmp_path: Path, data: bytes) -> None:
+    """Every rule, cross-file context included, on a nasty file checked and a nasty file
+    in the other environment next to a sound one."""
+    (tmp_path / PROD).parent.mkdir(parents=True)
+    (tmp_path / PROD).write_bytes(data)
+    rel_path = f"environments/dev/roles/{ROLE}.yaml"
+    for text in (data, b"s3:\n  read_write: [alpha-data/*]\n"):
+        (tmp_path / rel_path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel_path).write_bytes(text)
+        repo = with_role_context(tmp_path, scan_repo(tmp_path, ("dev", "prod")))
+        facts = load_role(tmp_path, rel_path, "dev", ROLE)
+        for found in check_facts(Subject.ROLE, rel_path, facts, repo):
+            assert found.line >= 1 and found.column >= 1 and found.message

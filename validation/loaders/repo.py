@@ -12,6 +12,9 @@ import yaml
 from validation.facts import RepoFacts, WriteGrant
 
 WRITE_ACCESS = ("write_only", "read_write")
+MAX_ROLE_BYTES = 1_000_000  # as the role loader: real role files have a few hundred bytes
+# libyaml's safe loader when PyYAML has it: ten times faster, and every role is read
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
@@ -82,8 +85,11 @@ def _write_grants(root: Path, env: str, stems: frozenset[str]) -> tuple[WriteGra
     for stem in sorted(stems):
         rel_path = f"environments/{env}/roles/{stem}.yaml"
         try:
-            config = yaml.safe_load((root / rel_path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError):
+            path = root / rel_path
+            if path.stat().st_size > MAX_ROLE_BYTES:
+                continue
+            config = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        except Exception:  # whatever is wrong with the file, its own check reports it
             continue
         s3 = config.get("s3") if isinstance(config, dict) else None
         if not isinstance(s3, dict):

@@ -31,7 +31,7 @@ PRESENCE_FLAGS = {
 }
 KMS_ARN = re.compile(
     r"arn:aws(?:-[a-z]+)*:kms:(?:[a-z]{2}(?:-[a-z]+)+-\d+|\*):(?:\d{12}|\*):"
-    r"(?:key/[A-Za-z0-9*-]+|alias/[A-Za-z0-9/_*-]+)")
+    r"(?:key/[A-Za-z0-9*-]+|alias/[A-Za-z0-9/_*-]+|\*)")  # a `*` is SEC006's
 KEY_ID = re.compile(r"(?:mrk-)?[0-9a-f]{8}-?(?:[0-9a-f]{4}-?){3}[0-9a-f]{12}|mrk-[0-9a-f]{32}")
 
 

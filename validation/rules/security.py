@@ -90,7 +90,7 @@ def bucket_wildcard(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
 
     Why: iam_builder accepts it and grants access to every bucket whose name matches,
     other teams' and the platform's included. It is an error for write paths and a
-    warning for read paths.
+    warning for read paths; `deny` paths may be as broad as they like.
 
     Bad:
 
