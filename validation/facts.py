@@ -77,7 +77,9 @@ class RepoFacts:
     settings: RuleSettings = field(default_factory=RuleSettings)
     # Read only when role files are checked (validation.loaders.repo.with_role_context);
     # None: not read, and the cross-file role rules (ROL016, SEC001) stay quiet.
-    role_writes: dict[str, tuple[WriteGrant, ...]] | None = None  # env -> write grants
+    # env -> bucket -> the write grants in that bucket; a grant whose bucket part has a
+    # wildcard is filed under "*" (SEC001 compares a path with its bucket's and those)
+    role_writes: dict[str, dict[str, tuple[WriteGrant, ...]]] | None = None
     role_mentions: dict[str, frozenset[str]] | None = None  # env -> role stems its code names
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from validation.facts import RepoFacts, WriteGrant
+from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")
 MAX_ROLE_BYTES = 1_000_000  # as the role loader: real role files have a few hundred bytes
@@ -76,11 +77,21 @@ def with_role_context(root: Path, repo: RepoFacts,
     )
 
 
-def _write_grants(root: Path, env: str, stems: frozenset[str]) -> tuple[WriteGrant, ...]:
-    """The S3 write paths of the env's role files, read with plain PyYAML (no iam_builder).
+def _write_grants(root: Path, env: str, stems: frozenset[str],
+                  ) -> dict[str, tuple[WriteGrant, ...]]:
+    """The S3 write paths of the env's role files by bucket, read with plain PyYAML (no
+    iam_builder); a path with a wildcard in its bucket is filed under "*".
 
     A file that cannot be read or parsed is skipped: its own check reports it.
     """
+    by_bucket: dict[str, list[WriteGrant]] = {}
+    for grant in _grants(root, env, stems):
+        bucket = bucket_of(normal_path(grant.s3_path))
+        by_bucket.setdefault("*" if has_wildcard(bucket) else bucket, []).append(grant)
+    return {bucket: tuple(grants) for bucket, grants in by_bucket.items()}
+
+
+def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
     grants = []
     for stem in sorted(stems):
         rel_path = f"environments/{env}/roles/{stem}.yaml"
@@ -99,20 +110,27 @@ def _write_grants(root: Path, env: str, stems: frozenset[str]) -> tuple[WriteGra
             if isinstance(paths, list):
                 grants += [WriteGrant(rel_path, access, path)
                            for path in paths if isinstance(path, str)]
-    return tuple(grants)
+    return grants
 
 
 def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[str]:
     """The role stems named in the text of the env's DAG files or of imports/ modules.
 
-    A plain text search: the name as written (``airflow_dev_x``), as a service account
-    spells it (``airflow-dev-x``), or as a template for any env (``airflow_{env}_x``).
-    Nothing is imported.
+    A plain text search, nothing is imported: the name as written (``airflow_dev_x``),
+    as a service account spells it (``airflow-dev-x``), or as a template for any env
+    (``airflow_{env}_x``); each as a whole word. The words are collected once, so the
+    cost does not grow with the number of roles.
     """
     files = [*sorted((root / "environments" / env / "dags").rglob("*.py")),
              *sorted((root / "imports").rglob("*.py"))]
     text = "\n".join(_read_text(path) for path in files)
-    return frozenset(stem for stem in stems if _mentions(text, stem, env))
+    words = set(re.findall(r"\w+", text)) | set(re.findall(r"[\w-]+", text))
+    templated = set(re.findall(r"(?<!\w)airflow_\{[^{}\n]*\}_(\w+)", text))
+    prefix = f"airflow_{env}_"
+    return frozenset(
+        stem for stem in stems
+        if stem in words or stem.replace("_", "-") in words
+        or (stem.startswith(prefix) and stem[len(prefix):] in templated))
 
 
 def _read_text(path: Path) -> str:
@@ -120,14 +138,3 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _mentions(text: str, stem: str, env: str) -> bool:
-    tail = stem.removeprefix(f"airflow_{env}_")
-    spellings = [
-        rf"(?<![\w]){re.escape(stem)}(?![\w])",
-        rf"(?<![\w-]){re.escape(stem.replace('_', '-'))}(?![\w-])",
-    ]
-    if tail != stem:
-        spellings.append(rf"(?<![\w])airflow_\{{[^{{}}\n]*\}}_{re.escape(tail)}(?![\w])")
-    return any(re.search(pattern, text) for pattern in spellings)

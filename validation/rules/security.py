@@ -63,13 +63,23 @@ def cross_env_write(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
     """
     if repo.role_writes is None:
         return
-    others = [grant for env in repo.environments if env != role.env
-              for grant in repo.role_writes.get(env, ())]
+    others = [repo.role_writes.get(env, {}) for env in repo.environments if env != role.env]
     for access, pointer, path in s3_paths(role, WRITE_ACCESS):
         mine = normal_path(path)
-        clashes = [grant for grant in others if globs_overlap(mine, normal_path(grant.s3_path))]
+        clashes = [grant for grant in _candidates(others, bucket_of(mine))
+                   if globs_overlap(mine, normal_path(grant.s3_path))]
         if clashes:
             yield Finding(_clash_message(path, access, clashes), *position(role, pointer))
+
+
+def _candidates(others: list[dict[str, tuple[WriteGrant, ...]]], bucket: str,
+                ) -> Iterator[WriteGrant]:
+    """The other envs' grants that may overlap a path in bucket (a glob: all of them)."""
+    for by_bucket in others:
+        if has_wildcard(bucket):
+            yield from (grant for grants in by_bucket.values() for grant in grants)
+        else:
+            yield from (*by_bucket.get(bucket, ()), *by_bucket.get("*", ()))
 
 
 def _clash_message(path: str, access: str, clashes: list[WriteGrant]) -> str:
