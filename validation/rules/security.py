@@ -272,11 +272,11 @@ def broad_grant(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
     if not has_content(role):
         return
     for pointer, entry, pattern in _named_grants(role):
+        if not has_wildcard(pattern):
+            continue
         noun, fix = NOUNS[pointer.split("/")[1]]
         literal = re.split(r"[*?]", pattern, maxsplit=1)[0]
         where = f"{pointer.rsplit('/', 1)[0].lstrip('/').replace('/', '.')} entry {entry!r}"
-        if not has_wildcard(pattern):
-            continue
         if not literal:
             yield Finding(f"{where} grants every {noun} in the account: {fix}",
                           *position(role, pointer))
