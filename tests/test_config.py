@@ -21,6 +21,9 @@ DEFAULT = frozenset(rule_id for rule_id, rule in all_rules().items() if rule.def
 def make_repo(root: Path, config: str = "") -> Path:
     (root / ROLE).parent.mkdir(parents=True)
     (root / ROLE).write_text(ROLE_TEXT)
+    dag = root / "environments/dev/dags/team/dag.py"  # uses the role (else ROL016)
+    dag.parent.mkdir(parents=True)
+    dag.write_text('ROLE = "airflow_dev_team"\n')
     (root / "setup.cfg").write_text(f"[validation]\n{config}")
     return root
 

@@ -170,7 +170,8 @@ def test_disable_silences_a_role_rule_on_its_line(tmp_path: Path) -> None:
 
 
 def test_disable_file_in_a_role_file(tmp_path: Path) -> None:
-    make_repo(tmp_path, role="# validation: disable-file=ROL007\niam_role_name: airflow_dev_x\n")
+    make_repo(tmp_path, role="# validation: disable-file=ROL007\niam_role_name: airflow_dev_x\n"
+              "s3:\n  read_only:\n    - alpha-quiet/*\n")
     assert found(tmp_path, ROLE) == []
 
 

@@ -51,6 +51,15 @@ class RuleSettings:
 
 
 @dataclass(frozen=True)
+class WriteGrant:
+    """An S3 path a role file grants write access to (SEC001 compares them across envs)."""
+
+    role_path: str  # the role file, repo-relative
+    access: str  # write_only | read_write
+    s3_path: str  # as written in the file
+
+
+@dataclass(frozen=True)
 class RepoFacts:
     """What cross-file rules need to know about the repository, read from disk once.
 
@@ -66,6 +75,12 @@ class RepoFacts:
     imports_modules: frozenset[str]  # module stems in imports/ (without __init__)
     imports_has_init: bool
     settings: RuleSettings = field(default_factory=RuleSettings)
+    # Read only when role files are checked (validation.loaders.repo.with_role_context);
+    # None: not read, and the cross-file role rules (ROL016, SEC001) stay quiet.
+    # env -> bucket -> the write grants in that bucket; a grant whose bucket part has a
+    # wildcard is filed under "*" (SEC001 compares a path with its bucket's and those)
+    role_writes: dict[str, dict[str, tuple[WriteGrant, ...]]] | None = None
+    role_mentions: dict[str, frozenset[str]] | None = None  # env -> role stems its code names
 
 
 # -- DAG files ----------------------------------------------------------------------------

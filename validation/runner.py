@@ -15,7 +15,7 @@ from validation.config import Config, enabled_rules, ignored_in
 from validation.facts import PathFacts, RepoFacts, Suppression, SuppressionFacts
 from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
 from validation.loaders.paths import all_paths, resolve
-from validation.loaders.repo import scan_repo
+from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.roles import load_role
 from validation.loaders.suppressions import read_suppressions
 from validation.problems import Problem
@@ -121,9 +121,12 @@ def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: C
 
 def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
                  rules: list[Rule]) -> list[Problem]:
+    roles = [path for path in paths if path.route.kind is Kind.ROLE]
+    if roles:  # the cross-file role rules read the other roles and the DAG sources once
+        repo = with_role_context(root, repo, [(p.route.env or "", p.route.name or "")
+                                              for p in roles])
     problems: list[Problem] = []
-    for path in paths:
-        if path.route.kind is Kind.ROLE:
-            facts = load_role(root, path.path, path.route.env or "", path.route.name or "")
-            problems += check_facts(Subject.ROLE, path.path, facts, repo, rules)
+    for path in roles:
+        facts = load_role(root, path.path, path.route.env or "", path.route.name or "")
+        problems += check_facts(Subject.ROLE, path.path, facts, repo, rules)
     return problems

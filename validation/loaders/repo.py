@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
-from validation.facts import RepoFacts
+import yaml
+
+from validation.facts import RepoFacts, WriteGrant
+from validation.s3 import bucket_of, has_wildcard, normal_path
+
+WRITE_ACCESS = ("write_only", "read_write")
+MAX_ROLE_BYTES = 1_000_000  # as the role loader: real role files have a few hundred bytes
+# libyaml's safe loader when PyYAML has it: ten times faster, and every role is read
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
@@ -41,3 +52,89 @@ def scan_repo(root: Path, environments: tuple[str, ...]) -> RepoFacts:
         imports_modules=_names(imports_dir, dirs=False, suffix=".py"),
         imports_has_init=(imports_dir / "__init__.py").is_file(),
     )
+
+
+# -- what the cross-file role rules need (ROL016, SEC001) ---------------------------------
+
+
+def with_role_context(root: Path, repo: RepoFacts,
+                      checked: Iterable[tuple[str, str]] = ()) -> RepoFacts:
+    """``repo`` with every role's write grants and the roles each env's code mentions.
+
+    Read from disk, whichever files were named, and only when role files are checked:
+    runs without role files do none of this work. ``checked`` adds (env, stem) of role
+    files being checked that the scan skips (a name starting with a dot, say).
+    """
+    stems = {env: set(repo.roles.get(env, frozenset())) for env in repo.environments}
+    for env, stem in checked:
+        stems.setdefault(env, set()).add(stem)
+    return dataclasses.replace(
+        repo,
+        role_writes={env: _write_grants(root, env, repo.roles.get(env, frozenset()))
+                     for env in repo.environments},
+        role_mentions={env: _mentioned_roles(root, env, frozenset(names))
+                       for env, names in stems.items()},
+    )
+
+
+def _write_grants(root: Path, env: str, stems: frozenset[str],
+                  ) -> dict[str, tuple[WriteGrant, ...]]:
+    """The S3 write paths of the env's role files by bucket, read with plain PyYAML (no
+    iam_builder); a path with a wildcard in its bucket is filed under "*".
+
+    A file that cannot be read or parsed is skipped: its own check reports it.
+    """
+    by_bucket: dict[str, list[WriteGrant]] = {}
+    for grant in _grants(root, env, stems):
+        bucket = bucket_of(normal_path(grant.s3_path))
+        by_bucket.setdefault("*" if has_wildcard(bucket) else bucket, []).append(grant)
+    return {bucket: tuple(grants) for bucket, grants in by_bucket.items()}
+
+
+def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
+    grants = []
+    for stem in sorted(stems):
+        rel_path = f"environments/{env}/roles/{stem}.yaml"
+        try:
+            path = root / rel_path
+            if path.stat().st_size > MAX_ROLE_BYTES:
+                continue
+            config = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        except Exception:  # whatever is wrong with the file, its own check reports it
+            continue
+        s3 = config.get("s3") if isinstance(config, dict) else None
+        if not isinstance(s3, dict):
+            continue
+        for access in WRITE_ACCESS:
+            paths = s3.get(access)
+            if isinstance(paths, list):
+                grants += [WriteGrant(rel_path, access, path)
+                           for path in paths if isinstance(path, str)]
+    return grants
+
+
+def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[str]:
+    """The role stems named in the text of the env's DAG files or of imports/ modules.
+
+    A plain text search, nothing is imported: the name as written (``airflow_dev_x``),
+    as a service account spells it (``airflow-dev-x``), or as a template for any env
+    (``airflow_{env}_x``); each as a whole word. The words are collected once, so the
+    cost does not grow with the number of roles.
+    """
+    files = [*sorted((root / "environments" / env / "dags").rglob("*.py")),
+             *sorted((root / "imports").rglob("*.py"))]
+    text = "\n".join(_read_text(path) for path in files)
+    words = set(re.findall(r"\w+", text)) | set(re.findall(r"[\w-]+", text))
+    templated = set(re.findall(r"(?<!\w)airflow_\{[^{}\n]*\}_(\w+)", text))
+    prefix = f"airflow_{env}_"
+    return frozenset(
+        stem for stem in stems
+        if stem in words or stem.replace("_", "-") in words
+        or (stem.startswith(prefix) and stem[len(prefix):] in templated))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

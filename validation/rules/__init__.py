@@ -1,3 +1,11 @@
 """The rules, one module per family. Importing this package registers every rule."""
 
-from validation.rules import dags, imports, pods, roles, structure  # noqa: F401
+from validation.rules import (  # noqa: F401
+    dags,
+    imports,
+    pods,
+    role_grants,
+    roles,
+    security,
+    structure,
+)

@@ -14,6 +14,14 @@ from collections.abc import Callable, Iterator
 from validation.facts import RepoFacts, RoleFacts
 from validation.problems import Finding, Level
 from validation.registry import Subject, rule
+from validation.rules.role_nodes import (
+    dotted,
+    has_content,
+    key_position,
+    position,
+    schema_flags,
+    segments,
+)
 
 AWS_ROLE_NAME_LIMIT = 64
 NAME_TAIL = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
@@ -48,47 +56,6 @@ YAML_HINTS = (
     ("contains it", "write the values out instead of using anchors and aliases"),
     ("levels deep", "write the lists and mappings as indented blocks"),
 )
-
-
-# -- where things are ---------------------------------------------------------------------
-
-
-def _has_content(role: RoleFacts) -> bool:
-    """The file parsed to a mapping, so the content rules have something to check."""
-    return role.yaml_error is None and isinstance(role.config, dict)
-
-
-def _segments(pointer: str) -> list[str]:
-    return [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
-
-
-def _where(role: RoleFacts, pointer: str) -> str:
-    """A pointer as the user writes it: "/s3/read_only/0" -> "s3.read_only[0]"."""
-    text, value = "", role.config
-    for segment in _segments(pointer):
-        if isinstance(value, list) and segment.isdigit():
-            text += f"[{segment}]"
-            value = value[int(segment)] if int(segment) < len(value) else None
-        else:
-            text += f".{segment}" if text else segment
-            value = value.get(segment) if isinstance(value, dict) else None
-    return text or "the document"
-
-
-def _position(role: RoleFacts, pointer: str) -> tuple[int, int]:
-    """Where the node at pointer starts, or its nearest ancestor; line 1 when none is known."""
-    while pointer not in role.positions and pointer:
-        pointer = pointer.rsplit("/", 1)[0]
-    return role.positions.get(pointer, (1, 1))
-
-
-def _key_position(role: RoleFacts, pointer: str) -> tuple[int, int]:
-    return role.positions.get(pointer + "#key") or _position(role, pointer)
-
-
-def _schema_flags(role: RoleFacts, pointer: str) -> bool:
-    """ROL003 already reports the value at pointer (a wrong type, say)."""
-    return any(error[0] == pointer for error in role.schema_errors)
 
 
 # -- ROL001, ROL002: is it a YAML mapping at all ------------------------------------------
@@ -189,11 +156,11 @@ def iam_builder_rejects(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
           read_only:
             - alpha-my-bucket/*
     """
-    if not _has_content(role):
+    if not has_content(role):
         return
     for pointer, keyword, detail, expected in _schema_errors(role):
         explain, at_key = SCHEMA_MESSAGES.get(keyword, (_other_message, False))
-        line, column = _key_position(role, pointer) if at_key else _position(role, pointer)
+        line, column = key_position(role, pointer) if at_key else position(role, pointer)
         yield Finding(explain(role, pointer, detail, expected), line, column)
     error = role.build_error
     if error is not None:
@@ -212,7 +179,7 @@ def _schema_errors(role: RoleFacts) -> list[tuple[str, str, str, list[str]]]:
 
 def _unknown_key(role: RoleFacts, pointer: str, key: str, allowed: list[str]) -> str:
     parent = pointer.rsplit("/", 1)[0]
-    place = f"in `{_where(role, parent)}`" if parent else "at the top level"
+    place = f"in `{dotted(role, parent)}`" if parent else "at the top level"
     close = difflib.get_close_matches(key.lower(), allowed, n=1, cutoff=0.6)
     if close:
         hint = f": did you mean `{close[0]}`?"
@@ -234,22 +201,22 @@ def _sections_with_key(key: str) -> list[str]:
 def _wrong_type(role: RoleFacts, pointer: str, found: str, expected: list[str]) -> str:
     wanted = " or ".join(TYPE_WORDS.get(kind, kind) for kind in expected)
     fix = TYPE_FIXES.get(expected[0], "") if expected else ""
-    return f"`{_where(role, pointer)}` must be {wanted}, not {found}" + (f": {fix}" if fix else "")
+    return f"`{dotted(role, pointer)}` must be {wanted}, not {found}" + (f": {fix}" if fix else "")
 
 
 def _one_of(role: RoleFacts, pointer: str, found: str, expected: list[str]) -> str:
     wanted = " or ".join(TYPE_WORDS.get(shape, shape) for shape in expected)
-    return f"`{_where(role, pointer)}` must be {wanted}, not {found}"
+    return f"`{dotted(role, pointer)}` must be {wanted}, not {found}"
 
 
 def _missing_key(role: RoleFacts, pointer: str, key: str, expected: list[str]) -> str:
-    where = _where(role, pointer)
+    where = dotted(role, pointer)
     return (f"`{where}` must contain `{key}` (iam_builder supports nothing else here and "
             f"crashes without it): add `{key}:` with a list under `{where}`")
 
 
 def _bad_pattern(role: RoleFacts, pointer: str, value: str, expected: list[str]) -> str:
-    where = _where(role, pointer)
+    where = dotted(role, pointer)
     if "allowed_database_names" in pointer:
         return (f"database name {value!r} at `{where}` has characters iam_builder rejects: "
                 "use only letters, digits, underscores, asterisks and spaces")
@@ -262,7 +229,7 @@ def _cadet(role: RoleFacts, pointer: str, name: str, expected: list[str]) -> str
 
 
 def _other_message(role: RoleFacts, pointer: str, detail: str, expected: list[str]) -> str:
-    return f"`{_where(role, pointer)}`: {detail}"
+    return f"`{dotted(role, pointer)}`: {detail}"
 
 
 Explain = Callable[[RoleFacts, str, str, list[str]], str]
@@ -396,12 +363,12 @@ def iam_role_name_mismatch(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding
         # environments/dev/roles/airflow_dev_example.yaml
         iam_role_name: airflow_dev_example
     """
-    name = role.config.get("iam_role_name") if _has_content(role) else None
-    if not isinstance(name, str) or name == role.name or _schema_flags(role, "/iam_role_name"):
+    name = role.config.get("iam_role_name") if has_content(role) else None
+    if not isinstance(name, str) or name == role.name or schema_flags(role, "/iam_role_name"):
         return  # a value of the wrong type is ROL003's
     fix = _name_fix(name, role, repo)
     yield Finding(f"iam_role_name `{name}` does not match the file name `{role.name}`: {fix}",
-                  *_position(role, "/iam_role_name"))
+                  *position(role, "/iam_role_name"))
 
 
 def _name_fix(name: str, role: RoleFacts, repo: RepoFacts) -> str:
@@ -435,17 +402,17 @@ def iam_role_name_required(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding
         iam_role_name: airflow_dev_example
         glue_job: true
     """
-    if not _has_content(role) or "iam_role_name" in role.config:
+    if not has_content(role) or "iam_role_name" in role.config:
         return
     needing = [key for key, value in role.config.items()
-               if _needs_role_name(key, value) and not _schema_flags(role, f"/{key}")]
+               if _needs_role_name(key, value) and not schema_flags(role, f"/{key}")]
     if needing:
         settings = ", ".join(f"`{key}: {_scalar(role.config[key])}`" for key in needing)
         yield Finding(
             f"{settings} {'need' if len(needing) > 1 else 'needs'} `iam_role_name` "
             "(iam_builder crashes with a KeyError "
             f"without it): add `iam_role_name: {role.name}`",
-            *_key_position(role, f"/{needing[0]}"))
+            *key_position(role, f"/{needing[0]}"))
 
 
 def _needs_role_name(key: str, value: object) -> bool:
@@ -478,8 +445,8 @@ def secrets_value(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
         iam_role_name: airflow_dev_example
         secrets: readwrite
     """
-    value = role.config.get("secrets") if _has_content(role) else None
-    if not isinstance(value, str) or value in SECRETS_VALUES[2:] or _schema_flags(role, "/secrets"):
+    value = role.config.get("secrets") if has_content(role) else None
+    if not isinstance(value, str) or value in SECRETS_VALUES[2:] or schema_flags(role, "/secrets"):
         return  # a value of the wrong type is ROL003's
     close = difflib.get_close_matches(value.lower(), SECRETS_VALUES, n=1, cutoff=0.6)
     hint = f" Did you mean `secrets: {close[0]}`?" if close else ""
@@ -487,7 +454,7 @@ def secrets_value(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
         f"`secrets: {value!r}` is not one of {', '.join(SECRETS_VALUES)}: iam_builder grants "
         f"read access for any string there.{hint} Use true or read for read access, readwrite "
         "for read and write, false for none (true and false without quotes)",
-        *_position(role, "/secrets"))
+        *position(role, "/secrets"))
 
 
 @rule("ROL010", "duplicate-key", Level.ERROR, Subject.ROLE)
@@ -512,12 +479,12 @@ def duplicate_key(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
             - alpha-my-bucket/in/*
             - alpha-my-bucket/lookup/*
     """
-    if not _has_content(role):
+    if not has_content(role):
         return
     for pointer, line, column, first_line in role.duplicate_keys:
         parent, key = pointer.rsplit("/", 1)
-        place = f"in `{_where(role, parent)}`" if parent else "at the top level"
+        place = f"in `{dotted(role, parent)}`" if parent else "at the top level"
         yield Finding(
-            f"duplicate key `{_segments('/' + key)[0]}` {place} (first at line {first_line}): "
+            f"duplicate key `{segments('/' + key)[0]}` {place} (first at line {first_line}): "
             "YAML keeps only the last value and drops the first, so merge the two",
             line, column)
