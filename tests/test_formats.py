@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +144,37 @@ def test_no_format_crashes_on_odd_input(name: str, tmp_path: Path) -> None:
     ]
     options = Options(root=tmp_path, changed=frozenset({("dir with space/a,b:c.py", 1)}))
     assert FORMATS[name](Report(odd, 4), options).endswith("\n")
+
+
+def _in_a_terminal(root: Path, env: dict[str, str]) -> str:
+    """The CLI's stdout when it is a real (pseudo-)terminal."""
+    leader, follower = pty.openpty()
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        subprocess.run([sys.executable, "-W", "ignore", "-m", "validation", "--root", str(root),
+                        "--all"], stdout=follower, stderr=subprocess.DEVNULL, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(repo), **env}, check=False)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_a_real_terminal_gets_colour_unless_no_color(tmp_path: Path) -> None:
+    roles = tmp_path / "environments" / "dev" / "roles"
+    roles.mkdir(parents=True)
+    (roles / "airflow_dev_a.yml").write_text("a: 1\n")
+    coloured = _in_a_terminal(tmp_path, {})
+    assert "\x1b[1m\x1b[31mSTR005\x1b[0m" in coloured
+    plain = _in_a_terminal(tmp_path, {"NO_COLOR": "1"})
+    assert plain == ANSI.sub("", coloured)
+    assert plain.startswith("environments/dev/roles/airflow_dev_a.yml:0:0: STR005 [role-extension]")
