@@ -11,3 +11,10 @@ _AIRFLOW_HOME = tempfile.TemporaryDirectory(prefix="validation-tests-airflow-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME.name
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 sys.dont_write_bytecode = True  # the fixtures are DAG files: leave no __pycache__ in them
+
+# The output format and colours follow the environment (GITHUB_ACTIONS picks the github
+# format, NO_COLOR/FORCE_COLOR colours): tests that run inside GitHub Actions, or in a
+# terminal that forces colour, must see the plain text output the tests expect.
+for _variable in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_BASE_REF", "FORCE_COLOR",
+                  "NO_COLOR"):
+    os.environ.pop(_variable, None)

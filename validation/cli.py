@@ -52,8 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="validate every file under environments/ and imports/")
     parser.add_argument("--root", metavar="DIR", default=".",
                         help="the repository root (default: the current directory)")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="output format (default: text)")
+    parser.add_argument("--format", choices=("auto", "text", "json", "github", "sarif"),
+                        default="auto", help="output format (default: auto, which is github "
+                        "when GITHUB_ACTIONS=true, else text)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print errors only; the summary line counts the hidden warnings "
+                        "(text and github formats)")
     parser.add_argument("--jobs", metavar="N", help="worker processes importing DAG files "
                         "(default: one per CPU core)")
     parser.add_argument("--dag-timeout", metavar="SECONDS",
@@ -96,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from validation.reporters import FORMATS
+    from validation.reporters import FORMATS, options_for, resolve_format, step_summary
     from validation.runner import run
 
     args = build_parser().parse_args(argv)
@@ -113,10 +117,31 @@ def _main(argv: Sequence[str] | None) -> int:
         raise _UsageError(f"--root {args.root}: not a directory")
     config = _config(root, args)
     report = run(root, args.paths, everything=args.everything, config=config, cwd=Path.cwd())
-    sys.stdout.write(FORMATS[args.format](report))
+    name = resolve_format(args.format, os.environ)
+    options = options_for(name, root, quiet=args.quiet, env=os.environ,
+                          is_terminal=_is_terminal(sys.stdout))
+    sys.stdout.write(FORMATS[name](report, options))
     sys.stdout.flush()
+    if name == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        _append(os.environ["GITHUB_STEP_SUMMARY"], step_summary(report, options))
     has_errors = any(problem.level is Level.ERROR for problem in report.problems)
     return EXIT_PROBLEMS if has_errors else EXIT_CLEAN
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _append(path: str, markdown: str) -> None:
+    """Add to the step summary (other steps' text stays); a failure is only a warning."""
+    try:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write("\n" + markdown)
+    except OSError as error:
+        print(f"warning: cannot write the step summary {path}: {error}", file=sys.stderr)
 
 
 def _config(root: Path, args: argparse.Namespace) -> Config:

@@ -1,0 +1,134 @@
+"""The sarif format: a SARIF 2.1.0 log for GitHub code scanning (and any SARIF viewer).
+
+Every registered rule is declared in ``tool.driver.rules`` with its documentation, so a
+viewer can explain a result without this repository. Each result carries a fingerprint
+that hashes the rule, the path, the message and the text of the flagged line - not the
+line number - so an alert keeps its identity when lines are added above it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from validation import __version__
+from validation.problems import Level, Problem
+from validation.registry import Rule, all_rules
+from validation.reporters.base import Options
+from validation.runner import Report
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL_NAME = "airflow-pipelines-validation"
+SRCROOT = "%SRCROOT%"
+FINGERPRINT = "validationHash/v1"  # partialFingerprints key: our own scheme, versioned
+SARIF_LEVEL = {Level.ERROR: "error", Level.WARNING: "warning"}
+
+
+def sarif(report: Report, options: Options = Options()) -> str:
+    """One SARIF 2.1.0 log with one run: the tool, its rules, and a result per problem."""
+    rules = list(all_rules().values())
+    index = {rule.id: number for number, rule in enumerate(rules)}
+    lines = _LineReader(options.root)
+    occurrences: Counter[str] = Counter()
+    results = []
+    for problem in report.problems:
+        digest = fingerprint(problem, lines.text(problem.path, problem.line))
+        occurrences[digest] += 1
+        results.append(_result(problem, index.get(problem.rule),
+                               f"{digest}:{occurrences[digest]}"))
+    driver: dict[str, Any] = {"name": TOOL_NAME, "version": __version__,
+                              "semanticVersion": __version__,
+                              "rules": [_descriptor(rule, options.docs_url) for rule in rules]}
+    if options.docs_url:
+        driver["informationUri"] = options.docs_url
+    log = {"$schema": SCHEMA_URI, "version": "2.1.0",
+           "runs": [{"tool": {"driver": driver},
+                     "invocations": [{"executionSuccessful": True}],
+                     "results": results}]}
+    return json.dumps(log, indent=2) + "\n"
+
+
+def why(doc: str) -> str:
+    """The "Why:" paragraph of a rule's docstring, without the label, on one line."""
+    for paragraph in doc.split("\n\n"):
+        if paragraph.startswith("Why:"):
+            return " ".join(paragraph[len("Why:"):].split())
+    return ""
+
+
+def _descriptor(rule: Rule, docs_url: str | None) -> dict[str, Any]:
+    descriptor: dict[str, Any] = {
+        "id": rule.id,
+        "name": rule.slug,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": why(rule.doc) or rule.summary},
+        "help": {"text": rule.doc, "markdown": rule.doc},
+        "defaultConfiguration": {"level": SARIF_LEVEL[rule.level], "enabled": rule.default},
+        "properties": {"tags": [rule.family]},
+    }
+    if docs_url:
+        descriptor["helpUri"] = f"{docs_url}#{rule.id.lower()}"
+    return descriptor
+
+
+def _result(problem: Problem, rule_index: int | None, fingerprint_value: str) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": artifact_location(problem.path)}
+    if problem.line > 0:
+        region = {"startLine": problem.line}
+        if problem.column > 0:
+            region["startColumn"] = problem.column
+        physical["region"] = region
+    result: dict[str, Any] = {"ruleId": problem.rule}
+    if rule_index is not None:
+        result["ruleIndex"] = rule_index
+    result.update({
+        "level": SARIF_LEVEL.get(problem.level, "warning"),
+        "message": {"text": problem.message or problem.name or problem.rule},
+        "locations": [{"physicalLocation": physical}],
+        "partialFingerprints": {FINGERPRINT: fingerprint_value},
+    })
+    return result
+
+
+def artifact_location(path: str) -> dict[str, str]:
+    """A repo-relative path as a URI reference relative to %SRCROOT% (an absolute path, as
+    a user may name one outside the repository, as a file: URI)."""
+    while path.startswith("./"):
+        path = path[2:]
+    if path.startswith("/"):
+        return {"uri": "file://" + quote(path, safe="/")}
+    return {"uri": quote(path, safe="/"), "uriBaseId": SRCROOT}
+
+
+def fingerprint(problem: Problem, line_text: str) -> str:
+    """A hash of the rule, path, message and flagged line's text (whitespace-insensitive)."""
+    parts = (problem.rule, problem.path, problem.message, " ".join(line_text.split()))
+    return hashlib.sha256("\0".join(parts).encode("utf-8", errors="replace")).hexdigest()[:32]
+
+
+class _LineReader:
+    """Reads the flagged lines of files under the root, each file once; "" when it cannot."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.files: dict[str, list[str]] = {}
+
+    def text(self, path: str, line: int) -> str:
+        if self.root is None or line <= 0:
+            return ""
+        if path not in self.files:
+            self.files[path] = _read_lines(self.root / path)
+        lines = self.files[path]
+        return lines[line - 1] if line <= len(lines) else ""
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read().splitlines()
+    except (OSError, ValueError):
+        return []
