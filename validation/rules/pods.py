@@ -383,3 +383,33 @@ def _position(facts: DagFileFacts, task: TaskFacts, keywords: tuple[str, ...]) -
         if found:
             return found
     return call_position(facts.source, task.line)
+
+
+@rule("DAG024", "pod-without-role", Level.WARNING, Subject.DAG)
+def pod_without_role(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A pod task has no IAM role: no role annotation and no service account.
+
+    Why: the user guide gives every task the role it runs with, defined in the same
+    environment's roles/ folder. A pod without one gets no AWS access of its own, and no
+    rule can check what it may touch. mojap's BasicKubernetesPodOperator always sets one;
+    a plain KubernetesPodOperator needs the `iam.amazonaws.com/role` annotation. A warning,
+    not an error: a task that needs no AWS access at all can run without a role.
+
+    Bad:
+
+        KubernetesPodOperator(dag=dag, task_id="copy", name="copy", namespace="airflow",
+                              image=IMAGE)
+
+    Good:
+
+        KubernetesPodOperator(dag=dag, task_id="copy", name="copy", namespace="airflow",
+                              image=IMAGE,
+                              annotations={"iam.amazonaws.com/role": "airflow_dev_example"})
+    """
+    for task in _once_per_line(task for task in _pod_tasks(facts) if task.role is None):
+        line, column = call_position(facts.source, task.line)
+        yield Finding(
+            f"pod task '{task.task_id}' runs with no IAM role: add "
+            f"annotations={{\"iam.amazonaws.com/role\": \"airflow_{facts.env}_<name>\"}} with a "
+            f"role from environments/{facts.env}/roles/, or use BasicKubernetesPodOperator "
+            "with role=", line, column)
