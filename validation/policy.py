@@ -27,6 +27,8 @@ from validation.config import Config
 from validation.facts import RoleFacts
 from validation.loaders.paths import resolve
 from validation.loaders.roles import load_role
+from validation.problems import Level
+from validation.registry import Subject
 from validation.routes import Kind, route
 
 REVIEW_ENVIRONMENTS = ("prod",)  # new access there is flagged for review
@@ -88,25 +90,23 @@ def build(root: Path, path: str) -> tuple[dict[str, Any] | None, str | None]:
     facts = load_role(root, path, where.env or "", where.name or Path(path).stem)
     if facts.policy is not None:
         return facts.policy, None
-    return None, why_not(facts)
+    return None, why_not(root, facts)
 
 
-def why_not(facts: RoleFacts) -> str:
-    """Why the loader built no policy, in one line with the position when there is one."""
-    if facts.yaml_error is not None:
-        error = facts.yaml_error
-        return f"line {error.line}: {error.message}"
-    if facts.schema_errors:
-        pointer, keyword, value, expected = facts.schema_errors[0]
-        more = len(facts.schema_errors) - 1
-        wanted = f" (expected {', '.join(expected)})" if expected else ""
-        return (f"iam_builder rejects {pointer or 'the file'}: {keyword} {value}{wanted}"
-                + (f", and {more} more problem{'s' * (more > 1)}" if more else ""))
-    if facts.build_error is not None:
-        return f"iam_builder fails: {facts.build_error.kind}: {facts.build_error.message}"
-    if not isinstance(facts.config, dict):
-        return "the file is empty or not a mapping of settings"
-    return "iam_role_name is needed (glue_job, secrets or is_cadet_deployer use it)"
+def why_not(root: Path, facts: RoleFacts) -> str:
+    """Why the loader built no policy: the first error the role rules report, with its
+    line (ROL001-ROL003 and ROL008 say why a file does not build)."""
+    from validation.checks import check_facts
+    from validation.loaders.repo import scan_repo
+
+    repo = scan_repo(root, (facts.env,))
+    problems = sorted(problem for problem in check_facts(Subject.ROLE, facts.path, facts, repo)
+                      if problem.level is Level.ERROR)
+    if not problems:
+        return "iam_builder builds no policy from it"
+    first, more = problems[0], len(problems) - 1
+    return (f"line {first.line}: {first.rule} {first.message}"
+            + (f" (and {more} more error{'s' * (more > 1)})" if more else ""))
 
 
 def build_at(root: Path, base: str, path: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -129,7 +129,6 @@ def show_policy(root: Path, raw: str, cwd: Path, config: Config, out: TextIO,
                 err: TextIO) -> int:
     """Print the policy as JSON (exit 0); the file's problems go to ``err``, and a file
     that has errors or builds no policy exits 1."""
-    from validation.problems import Level
     from validation.reporters import FORMATS as REPORTS
     from validation.reporters import Options
     from validation.runner import run
@@ -140,14 +139,14 @@ def show_policy(root: Path, raw: str, cwd: Path, config: Config, out: TextIO,
     if facts.route.kind is not Kind.ROLE:
         raise PolicyUsageError(f"--show-policy {raw}: not a role file "
                                "(environments/<env>/roles/<name>.yaml)")
-    policy, why = build(root, facts.path)
+    policy = load_role(root, facts.path, facts.route.env or "", facts.route.name or "").policy
     report = run(root, [facts.path], everything=False, config=config, cwd=root)
     if policy is not None:
         out.write(json.dumps(policy, indent=2) + "\n")
     if report.problems:
         err.write(REPORTS["text"](report, Options()))
-    if why is not None:
-        err.write(f"{facts.path}: iam_builder builds no policy: {why}\n")
+    if policy is None:
+        err.write(f"{facts.path}: iam_builder builds no policy from this file\n")
     errors = any(problem.level is Level.ERROR for problem in report.problems)
     return 1 if errors or policy is None else 0
 

@@ -80,7 +80,8 @@ def github(diff: PolicyDiff) -> str:
         if role.review:
             gained = [a for a in role.added if a.effect == "Allow"] + \
                 [a for a in role.removed if a.effect == "Deny"]
-            message = (f"{role.role} gains {plural(len(gained), 'access entry')} in prod "
+            noun = "access entry" if len(gained) == 1 else "access entries"
+            message = (f"{role.role} gains {len(gained)} {noun} in prod "
                        "(see the step summary): review before merging")
             commands.append(f"::warning file={escape_property(role.path)},"
                             f"title={escape_property('new access in prod')}::"
