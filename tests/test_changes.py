@@ -49,6 +49,12 @@ def test_a_dag_that_stops_naming_a_role_rechecks_the_role(repo: Path) -> None:
     assert _selected(repo) == {path, DEV_ROLE, f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"}
 
 
+def test_a_misplaced_dag_file_still_counts_for_role_names(repo: Path) -> None:
+    path = f"{DEV}/dags/stray.py"
+    (repo / path).write_text('ROLE = "airflow_dev_examples_write_to_s3"\n')
+    assert _selected(repo) == {path, f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"}
+
+
 def test_an_imports_module_rechecks_the_dags_importing_it(repo: Path) -> None:
     edit(repo, "imports/examples_constants.py", 'IMAGE_TAG = "v0.0.1"', 'IMAGE_TAG = "v0.0.2"')
     assert _selected(repo) == {"imports/examples_constants.py",

@@ -95,7 +95,7 @@ def dependents(root: Path, base: str, touched: list[str]) -> set[str]:
         if where.kind is Kind.ROLE and where.env and where.name:
             found |= role_users(repo, where.env, where.name)
             found |= overlapping_roles(repo, path, where.env)
-        elif where.kind in PYTHON:
+        elif _counts_for_rol016(path):
             found |= named_roles(repo, path, where.env)
         if where.kind is Kind.IMPORTS_MODULE:
             found |= repo.importers([path])
@@ -108,6 +108,14 @@ def dependents(root: Path, base: str, touched: list[str]) -> set[str]:
         if where.kind is Kind.DAG and where.env and where.project:
             found |= project_users(repo, where.env, where.project)
     return found - set(touched)
+
+
+def _counts_for_rol016(path: str) -> bool:
+    """A Python file whose text ROL016 searches for role names: anything under an env's
+    dags/ (misplaced DAG files too) or under imports/."""
+    parts = path.split("/")
+    in_dags = len(parts) > 3 and parts[0] == "environments" and parts[2] == "dags"
+    return path.endswith(".py") and (in_dags or parts[0] == "imports")
 
 
 # -- imports ------------------------------------------------------------------------------
