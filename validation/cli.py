@@ -73,7 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--explain", metavar="RULE",
                         help="print the documentation of one rule, and exit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_change_options(parser)
     return parser
+
+
+def _add_change_options(parser: argparse.ArgumentParser) -> None:
+    """Pull requests and role reviews: validation/changes.py, validation/policy.py."""
+    group = parser.add_argument_group("changes and role reviews")
+    group.add_argument("--changed-since", metavar="REF",
+                       help="validate the files changed since the git ref REF (from where "
+                       "the branch left it), and the files whose result depends on them")
+    group.add_argument("--show-policy", metavar="ROLE_FILE",
+                       help="print the IAM policy iam_builder builds from a role file, as "
+                       "JSON, and exit")
+    group.add_argument("--policy-diff", metavar="REF",
+                       help="print the access each role file changed since the git ref REF "
+                       "adds and removes (text, json; github also writes the step summary), "
+                       "and exit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,13 +126,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.explain:
         sys.stdout.write(explain(args.explain))
         return EXIT_CLEAN
-    if not args.paths and not args.everything:
-        raise _UsageError("name at least one PATH, or use --all")
     root = Path(args.root).resolve()
     if not root.is_dir():
         raise _UsageError(f"--root {args.root}: not a directory")
+    if args.show_policy or args.policy_diff:
+        return _policy_command(root, args)
+    if not args.paths and not args.everything and args.changed_since is None:
+        raise _UsageError("name at least one PATH, or use --all or --changed-since REF")
     config = _config(root, args)
-    report = run(root, args.paths, everything=args.everything, config=config, cwd=Path.cwd())
+    paths, everything = _changed_paths(root, args)
+    report = run(root, paths, everything=everything, config=config, cwd=Path.cwd())
     name = resolve_format(args.format, os.environ)
     options = options_for(name, root, quiet=args.quiet, env=os.environ,
                           is_terminal=_is_terminal(sys.stdout))
@@ -126,6 +145,40 @@ def _main(argv: Sequence[str] | None) -> int:
         _append(os.environ["GITHUB_STEP_SUMMARY"], step_summary(report, options))
     has_errors = any(problem.level is Level.ERROR for problem in report.problems)
     return EXIT_PROBLEMS if has_errors else EXIT_CLEAN
+
+
+def _changed_paths(root: Path, args: argparse.Namespace) -> tuple[list[str], bool]:
+    """The PATHs named, and with --changed-since the files it selects (repo-relative
+    paths, made absolute so that they do not depend on the current folder)."""
+    if args.changed_since is None or args.everything:
+        return list(args.paths), args.everything
+    from validation.changes import ChangesError, paths_to_check
+
+    try:
+        found, everything = paths_to_check(root, args.changed_since)
+    except ChangesError as error:
+        raise _UsageError(f"--changed-since: {error}") from None
+    return [*args.paths, *(str(root / path) for path in found)], everything
+
+
+def _policy_command(root: Path, args: argparse.Namespace) -> int:
+    """--show-policy and --policy-diff: validation/policy.py does the work."""
+    from validation import policy
+
+    if args.paths or args.everything or args.changed_since is not None:
+        raise _UsageError("--show-policy and --policy-diff take no PATH, --all or "
+                          "--changed-since")
+    if args.show_policy and args.policy_diff:
+        raise _UsageError("use --show-policy or --policy-diff, not both")
+    config = _config(root, args)
+    try:
+        if args.show_policy:
+            return policy.show_policy(root, args.show_policy, Path.cwd(), config, sys.stdout,
+                                      sys.stderr)
+        return policy.policy_diff(root, args.policy_diff, args.format, os.environ, config,
+                                  sys.stdout, sys.stderr)
+    except policy.PolicyUsageError as error:
+        raise _UsageError(str(error)) from None
 
 
 def _is_terminal(stream: object) -> bool:

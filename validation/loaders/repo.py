@@ -123,7 +123,11 @@ def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[s
     """
     files = [*sorted((root / "environments" / env / "dags").rglob("*.py")),
              *sorted((root / "imports").rglob("*.py"))]
-    text = "\n".join(_read_text(path) for path in files)
+    return roles_named_in("\n".join(_read_text(path) for path in files), env, stems)
+
+
+def roles_named_in(text: str, env: str, stems: Iterable[str]) -> frozenset[str]:
+    """The role stems of ``env`` that ``text`` names, as ROL016 counts a mention."""
     words = set(re.findall(r"\w+", text)) | set(re.findall(r"[\w-]+", text))
     templated = set(re.findall(r"(?<!\w)airflow_\{[^{}\n]*\}_(\w+)", text))
     prefix = f"airflow_{env}_"

@@ -3,7 +3,8 @@ format can annotate the problems a reviewer is looking at first.
 
 :func:`parse_diff` is pure. :func:`changed_lines` runs git and never raises: no git, not a
 repository, an unknown ref, a timeout all give None ("not known"), and the reporter then
-keeps the report's order.
+keeps the report's order. :func:`git` is the one place the validator runs git (also for
+--changed-since and --policy-diff): it raises GitError with a message for the user.
 """
 
 from __future__ import annotations
@@ -82,13 +83,30 @@ def changed_lines(root: Path, base: str) -> ChangedLines | None:
     return None
 
 
-def _git(root: Path, *args: str) -> str | None:
-    """git's stdout, or None when git is missing, fails or hangs."""
+class GitError(Exception):
+    """git is missing, failed or hung; the message says which, for the user."""
+
+
+def git(root: Path, *args: str) -> str:
+    """git's stdout, run in ``root``; GitError with git's own message when it fails."""
     try:
         result = subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=GIT_TIMEOUT,
                                 stdin=subprocess.DEVNULL, check=False)
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return None
+    except FileNotFoundError:
+        raise GitError("git is not installed (or not on PATH)") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} took longer than {GIT_TIMEOUT} s") from None
+    except (OSError, subprocess.SubprocessError, ValueError) as error:
+        raise GitError(f"cannot run git: {error}") from None
     if result.returncode != 0:
-        return None
+        said = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise GitError(said[0] if said else f"git {args[0]} failed ({result.returncode})")
     return result.stdout.decode("utf-8", errors="replace")
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """git's stdout, or None when git is missing, fails or hangs."""
+    try:
+        return git(root, *args)
+    except GitError:
+        return None

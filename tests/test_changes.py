@@ -1,0 +1,234 @@
+"""--changed-since: the files changed since a git ref and the files whose result depends
+on them, in real throwaway git repositories (a copy of the example repository)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gitrepos import GIT, commit, edit, example_repo, git
+
+from validation.changes import ChangesError, changes_since, paths_to_check
+from validation.cli import main
+from validation.dependents import imported_files
+
+pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")
+
+DEV, PROD = "environments/dev", "environments/prod"
+DEV_ROLE = f"{DEV}/roles/airflow_dev_examples.yaml"
+PROD_ROLE = f"{PROD}/roles/airflow_prod_examples.yaml"
+DEV_DAGS = {f"{DEV}/dags/examples/{name}.py" for name in
+            ("multiple_tasks", "use_high_memory_node", "use_imports")}  # they use DEV_ROLE
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    root = example_repo(tmp_path / "repo")
+    git(root, "checkout", "-q", "-b", "feature")
+    return root
+
+
+def _selected(root: Path, ref: str = "main") -> set[str]:
+    paths, everything = paths_to_check(root, ref)
+    assert not everything
+    return set(paths)
+
+
+def test_nothing_changed_selects_nothing(repo: Path) -> None:
+    assert _selected(repo) == set()
+
+
+def test_a_dag_file_and_the_roles_it_names(repo: Path) -> None:
+    edit(repo, f"{DEV}/dags/examples/use_imports.py", "Use a shared", "Use one shared")
+    assert _selected(repo) == {f"{DEV}/dags/examples/use_imports.py", DEV_ROLE}
+
+
+def test_a_dag_that_stops_naming_a_role_rechecks_the_role(repo: Path) -> None:
+    path = f"{DEV}/dags/examples/write_to_s3.py"
+    edit(repo, path, 'ROLE = "airflow_dev_examples_write_to_s3"', 'ROLE = "airflow_dev_examples"')
+    assert _selected(repo) == {path, DEV_ROLE, f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"}
+
+
+def test_a_misplaced_dag_file_still_counts_for_role_names(repo: Path) -> None:
+    path = f"{DEV}/dags/stray.py"
+    (repo / path).write_text('ROLE = "airflow_dev_examples_write_to_s3"\n')
+    assert _selected(repo) == {path, f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"}
+
+
+def test_an_imports_module_rechecks_the_dags_importing_it(repo: Path) -> None:
+    edit(repo, "imports/examples_constants.py", 'IMAGE_TAG = "v0.0.1"', 'IMAGE_TAG = "v0.0.2"')
+    assert _selected(repo) == {"imports/examples_constants.py",
+                               f"{DEV}/dags/examples/use_imports.py",
+                               f"{PROD}/dags/examples/use_imports.py"}
+
+
+def test_imports_are_followed_through_other_modules(repo: Path) -> None:
+    (repo / "imports/examples_more.py").write_text("from imports.examples_high_memory import *\n")
+    (repo / f"{DEV}/dags/examples/multiple_tasks.py").write_text(
+        (repo / f"{DEV}/dags/examples/multiple_tasks.py").read_text()
+        + "\nfrom imports import examples_more  # noqa\n")
+    commit(repo, "a module importing a module")
+    git(repo, "branch", "-q", "-f", "main")
+    edit(repo, "imports/examples_high_memory.py", '"""', '"""Edited. ')
+    assert _selected(repo) == {"imports/examples_high_memory.py", "imports/examples_more.py",
+                               f"{DEV}/dags/examples/multiple_tasks.py",
+                               f"{DEV}/dags/examples/use_high_memory_node.py",
+                               f"{PROD}/dags/examples/use_high_memory_node.py"}
+
+
+def test_imports_init_rechecks_every_module_and_importer(repo: Path) -> None:
+    (repo / "imports/__init__.py").write_text("# the shared modules\n")
+    selected = _selected(repo)
+    assert {"imports/__init__.py", "imports/examples_constants.py",
+            "imports/examples_high_memory.py", f"{PROD}/dags/examples/use_imports.py"} <= selected
+    assert f"{DEV}/dags/examples/write_to_s3.py" not in selected  # imports nothing from imports
+
+
+def test_a_role_rechecks_the_dags_using_it(repo: Path) -> None:
+    edit(repo, DEV_ROLE, "multiple_tasks/*", "multiple_tasks/out/*")
+    assert _selected(repo) == {DEV_ROLE, *DEV_DAGS}
+
+
+def test_a_role_rechecks_the_other_envs_roles_its_writes_overlap(repo: Path) -> None:
+    edit(repo, DEV_ROLE, "    - alpha-airflow-examples-dev/use_imports/*",
+         "    - alpha-airflow-examples-dev/use_imports/*\n    - alpha-airflow-examples-prod/*")
+    assert _selected(repo) == {DEV_ROLE, *DEV_DAGS, PROD_ROLE,
+                               f"{PROD}/roles/airflow_prod_examples_write_to_s3.yaml"}
+
+
+def test_a_deleted_role_is_not_checked_but_its_users_are(repo: Path) -> None:
+    (repo / DEV_ROLE).unlink()
+    assert _selected(repo) == DEV_DAGS
+
+
+def test_a_deleted_dag_rechecks_the_roles_it_named(repo: Path) -> None:
+    (repo / f"{DEV}/dags/examples/write_to_s3.py").unlink()
+    assert _selected(repo) == {f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"}
+
+
+def test_a_readme_rechecks_the_projects_dags(repo: Path) -> None:
+    (repo / f"{PROD}/dags/examples/README.md").unlink()
+    assert _selected(repo) == {f"{PROD}/dags/examples/{name}.py" for name in
+                               ("multiple_tasks", "use_high_memory_node", "use_imports",
+                                "write_to_s3")}
+
+
+def test_untracked_and_renamed_files(repo: Path) -> None:
+    (repo / "imports/examples_new.py").write_text("VALUE = 1\n")
+    git(repo, "mv", "imports/examples_high_memory.py", "imports/examples_memory.py")
+    changes = changes_since(repo, "main")
+    assert changes.changed == ("imports/examples_memory.py", "imports/examples_new.py")
+    assert changes.deleted == ("imports/examples_high_memory.py",)
+    assert _selected(repo) == {"imports/examples_memory.py", "imports/examples_new.py",
+                               f"{DEV}/dags/examples/use_high_memory_node.py",
+                               f"{PROD}/dags/examples/use_high_memory_node.py"}
+
+
+def test_files_outside_the_layout_are_not_checked(repo: Path) -> None:
+    (repo / "README.md").write_text("# pipelines\n")
+    (repo / "setup.cfg").write_text((repo / "setup.cfg").read_text() + "\n[isort]\nx = 1\n")
+    assert _selected(repo) == set()
+
+
+@pytest.mark.parametrize("path", ["validation/rules/new.py", "requirements-validation.txt"])
+def test_a_change_to_the_validator_checks_everything(repo: Path, path: str) -> None:
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text("# changed\n")
+    paths, everything = paths_to_check(repo, "main")
+    assert everything and DEV_ROLE in paths
+
+
+def test_a_change_to_the_configuration_checks_everything(repo: Path) -> None:
+    edit(repo, "setup.cfg", "[validation]", "[validation]\njobs = 1")
+    assert paths_to_check(repo, "main")[1]
+
+
+def test_only_the_branchs_own_changes_count(repo: Path) -> None:
+    """Compared with the merge base: what main did since the branch left it is not ours."""
+    git(repo, "checkout", "-q", "main")
+    edit(repo, PROD_ROLE, "use_imports/*", "use_imports/out/*")
+    commit(repo, "main moves on")
+    git(repo, "checkout", "-q", "feature")
+    edit(repo, "imports/examples_constants.py", 'IMAGE_TAG = "v0.0.1"', 'IMAGE_TAG = "v0.0.2"')
+    commit(repo, "feature")
+    assert PROD_ROLE not in _selected(repo)
+    assert "imports/examples_constants.py" in _selected(repo)
+
+
+@pytest.mark.parametrize(("source", "inside", "expected"), [
+    ("import imports.a_x", False, {"__init__", "a_x"}),
+    ("import imports.a_x as y", False, {"__init__", "a_x"}),
+    ("from imports.a_x import y", False, {"__init__", "a_x"}),
+    ("from imports import a_x, b_y", False, {"__init__", "a_x", "b_y"}),
+    ("from imports import *", False, {"__init__"}),
+    ("def f():\n    from imports.a_x import y", False, {"__init__", "a_x"}),
+    ("importlib.import_module('imports.a_x')", False, {"__init__", "a_x"}),
+    ("from . import a_x", True, {"__init__", "a_x"}),
+    ("from .a_x import y", True, {"__init__", "a_x"}),
+    ("from . import a_x", False, set()),
+    ("import airflow\nfrom datetime import datetime", False, set()),
+    ("def broken(:", False, set()),
+])
+def test_imported_files(source: str, inside: bool, expected: set[str]) -> None:
+    files = {"imports/__init__.py" if name == "__init__" else f"imports/{name}.py"
+             for name in expected}
+    assert imported_files(source, inside_imports=inside) == files
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], root: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(["--root", str(root), "--format", "text", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_reports_a_dag_broken_by_a_deleted_role(repo: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml").unlink()
+    code, out, err = _cli(capsys, repo, "--changed-since", "main")
+    assert code == 1, err
+    assert f"{DEV}/dags/examples/write_to_s3.py:64:10: DAG007 [role-missing]" in out
+    assert out.endswith("in 1 file (DAG007 x1).\n")
+
+
+def test_cli_nothing_changed(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _cli(capsys, repo, "--changed-since", "main") == (0, "No problems in 0 files.\n", "")
+
+
+def test_cli_unknown_ref_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, repo, "--changed-since", "origin/main")
+    assert (code, out) == (2, "")
+    assert "error: --changed-since: unknown git ref 'origin/main'" in err
+
+
+def test_cli_outside_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, tmp_path, "--changed-since", "main")
+    assert (code, out) == (2, "")
+    assert "error: --changed-since: cannot compare with main: " in err
+    assert "not a git repository" in err
+
+
+def test_cli_without_git(repo: Path, capsys: pytest.CaptureFixture[str],
+                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    code, out, err = _cli(capsys, repo, "--changed-since", "main")
+    assert (code, out) == (2, "")
+    assert "git is not installed (or not on PATH)" in err
+
+
+def test_cli_shallow_history(repo: Path, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A ref with no common history with HEAD (as in a shallow clone) is a usage error."""
+    git(repo, "checkout", "-q", "--orphan", "other")
+    commit(repo, "unrelated")
+    code, _, err = _cli(capsys, repo, "--changed-since", "main")
+    assert code == 2 and "no common history" in err
+
+
+def test_a_ref_like_an_option_is_refused(repo: Path) -> None:
+    with pytest.raises(ChangesError, match="not a git ref"):
+        changes_since(repo, "--output=x")
