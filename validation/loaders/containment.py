@@ -202,9 +202,12 @@ class Guard:
                      "write to a relative path or to tempfile, or do it in a task")
 
     def _network(self, event: str, args: tuple[Any, ...]) -> None:
-        target = args[1] if event in ("socket.connect", "socket.sendto", "socket.sendmsg") \
-            else args[0]
-        what = f"{event.split('.', 1)[1]} {target!r}"[:200]
+        name = event.split(".", 1)[1]
+        if name in ("connect", "sendto", "sendmsg"):
+            what = f"{'connecting' if name == 'connect' else 'sending'} to {args[1]!r}"
+        else:
+            what = f"looking up {args[0]!r}"
+        what = what[:200]
         self.network.append((what, self.line()))
         raise PermissionError(errno.EACCES, "the validator refuses network access while it "
                               f"imports a DAG file ({what})")

@@ -115,6 +115,7 @@ def _merge(facts: DagFileFacts, outcome: Any) -> None:
     facts.import_error, facts.crash = outcome.import_error, outcome.crash
     facts.import_seconds = outcome.import_seconds
     facts.imported_modules, facts.warnings = outcome.repo_modules, outcome.warnings
+    facts.network = outcome.network
     facts.dags = outcome.dags
     for dag in facts.dags:
         _locate_dag(dag, facts.source)
