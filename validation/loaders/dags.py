@@ -63,7 +63,11 @@ def load_python_files(
     dags, jobs = _prepare_dag_files(root, dag_files)
     imports = {path: ImportsModuleFacts(path, name) for path, name in modules}
     for path, module in imports.items():
-        jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
+        text = read_source(os.path.join(root, path))
+        if isinstance(text, ErrorFacts) and text.kind == "OSError":  # a FIFO, too large
+            module.import_error = text
+        else:
+            jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
     for path, outcome in _run_jobs(root, jobs, settings).items():
         if path in dags:
             _merge(dags[path], outcome)
