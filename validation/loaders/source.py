@@ -81,8 +81,12 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     try:
         tree = ast.parse(text, filename=filename)
     except SyntaxError as error:
+        line, column = error.lineno or 0, error.offset or 0
+        if not line and "\0" in text:  # "cannot contain null bytes" comes without a line
+            before = text[: text.index("\0")]
+            line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
         return SourceFacts(syntax_error=ErrorFacts(
-            "SyntaxError", f"SyntaxError: {error.msg}", error.lineno or 0, error.offset or 0))
+            "SyntaxError", f"SyntaxError: {error.msg}", line, column))
     except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
         name = type(error).__name__
         return SourceFacts(syntax_error=ErrorFacts(name, f"{name}: {error}"))
