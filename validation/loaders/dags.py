@@ -63,7 +63,7 @@ def load_python_files(
     dags, jobs = _prepare_dag_files(root, dag_files)
     imports = {path: ImportsModuleFacts(path, name) for path, name in modules}
     for path, module in imports.items():
-        text = read_source(os.path.join(root, path))
+        text = _read(os.path.join(root, path))
         if isinstance(text, ErrorFacts) and text.kind == "OSError":  # a FIFO, too large
             module.import_error = text
         else:
@@ -97,7 +97,7 @@ def _prepare_dag_files(
     facts: dict[str, DagFileFacts] = {}
     jobs: dict[str, Any] = {}
     for request in requests:
-        text = read_source(os.path.join(root, request.path))
+        text = _read(os.path.join(root, request.path))
         source = _source(text, request.path)
         file_facts = DagFileFacts(request.path, request.env, request.project, request.name, source)
         if isinstance(text, ErrorFacts):
@@ -108,6 +108,17 @@ def _prepare_dag_files(
             jobs[request.path] = Job(os.path.join(root, request.path), "dag")
         facts[request.path] = file_facts
     return facts, jobs
+
+
+def _read(path: str) -> str | ErrorFacts:
+    """The source of a file to import, or why it cannot be: Airflow cannot import a file
+    whose name is not valid UTF-8 (it hashes the name as UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return ErrorFacts("OSError", "the file name is not valid UTF-8: rename it (it becomes "
+                          "part of the dag_id and of a Python module name)")
+    return read_source(path)
 
 
 def _source(text: str | ErrorFacts, path: str) -> SourceFacts:

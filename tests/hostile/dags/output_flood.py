@@ -1,11 +1,17 @@
 import os
+import resource
 import sys
 
+# 450 MB of output: it goes to /dev/null, so the worker's memory does not grow with it.
 LINE = "x" * (1024 * 1024)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for _ in range(150):
     print(LINE)
     print(LINE, file=sys.stderr)
     os.write(1, LINE.encode())
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+if grown > 100 * 1024:
+    raise MemoryError(f"the output was kept in memory: {grown} kB more")
 from datetime import datetime
 
 from airflow.models import DAG
