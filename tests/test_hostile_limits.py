@@ -116,6 +116,29 @@ def test_the_guard_allows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, event
                             for a in args))
 
 
+def test_the_guard_resolves_a_file_descriptor(tmp_path: Path) -> None:
+    guard = containment.Guard([str(tmp_path)])
+    guard.arm("/nowhere.py")
+    fd = os.open(__file__, os.O_RDONLY)  # a file outside the temporary folder
+    try:
+        with pytest.raises(PermissionError):
+            guard.hook("os.chmod", (fd, 0o777, None))
+    finally:
+        os.close(fd)
+
+
 def test_a_disarmed_guard_allows_everything() -> None:
     guard = containment.Guard([])
     guard.hook("os.system", ("true",))
+
+
+def test_the_limits_are_configured_in_setup_cfg(tmp_path: Path) -> None:
+    from validation.config import ConfigError, load_config
+
+    (tmp_path / "setup.cfg").write_text(
+        "[validation]\ncpu_limit_seconds = 5\nenv_allowlist = TEAM_*, MY_SETTING\n")
+    config = load_config(tmp_path)
+    assert (config.cpu_limit_seconds, config.env_allowlist) == (5.0, ("TEAM_*", "MY_SETTING"))
+    (tmp_path / "setup.cfg").write_text("[validation]\ncpu_limit_seconds = -1\n")
+    with pytest.raises(ConfigError, match="cpu_limit_seconds = -1"):
+        load_config(tmp_path)

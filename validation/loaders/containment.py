@@ -186,8 +186,10 @@ class Guard:
             self._check_write(path, None)
 
     def _check_write(self, path: Any, dir_fd: Any) -> None:
-        if isinstance(path, int) or path is None:
+        if path is None:
             return
+        if isinstance(path, int):  # os.fchmod(fd), os.utime(fd): the file the fd is open on
+            path, dir_fd = f"/proc/self/fd/{path}", None
         name = _name(path)
         if isinstance(dir_fd, int):
             try:

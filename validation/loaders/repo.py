@@ -141,9 +141,12 @@ def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[s
     """
     files = [*sorted((root / "environments" / env / "dags").rglob("*.py")),
              *sorted((root / "imports").rglob("*.py"))]
-    text = "\n".join(_read_text(path) for path in files)
-    words = set(re.findall(r"\w+", text)) | set(re.findall(r"[\w-]+", text))
-    templated = set(re.findall(r"(?<!\w)airflow_\{[^{}\n]*\}_(\w+)", text))
+    words: set[str] = set()
+    templated: set[str] = set()
+    for path in files:  # one file at a time: memory grows with the words, not the files
+        text = _read_text(path)
+        words.update(re.findall(r"\w+", text), re.findall(r"[\w-]+", text))
+        templated.update(re.findall(r"(?<!\w)airflow_\{[^{}\n]*\}_(\w+)", text))
     prefix = f"airflow_{env}_"
     return frozenset(
         stem for stem in stems

@@ -13,6 +13,8 @@ ATTEMPTS = [
     lambda: os.rename(__file__, __file__ + ".moved"),
     lambda: os.replace(os.path.join(ROLES, "airflow_dev_hostile.yaml"), __file__),
     lambda: os.chmod(__file__, 0o777),
+    lambda: os.chmod(os.open(__file__, os.O_RDONLY), 0o777),
+    lambda: os.utime(os.open(__file__, os.O_RDONLY), (0, 0)),
     lambda: os.utime(__file__, (0, 0)),
     lambda: os.mkdir(os.path.join(HERE, "new_folder")),
     lambda: os.symlink("/etc/passwd", os.path.join(HERE, "link.py")),
