@@ -214,13 +214,20 @@ class _Worker:
         data = self.conn.recv_bytes(MAX_OUTCOME_BYTES)
         return _OutcomeUnpickler(io.BytesIO(data)).load()
 
+    def wait(self, seconds: float = 5.0) -> None:
+        """Wait for the exit status itself (join() may return early: the worker closed
+        the pipes it inherited, its sentinel among them), so no zombie is left."""
+        deadline = time.monotonic() + seconds
+        while self.process.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def stop(self) -> None:
         for kill in (os.killpg, os.kill):
             try:
                 kill(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        self.process.join(timeout=5)
+        self.wait()
         self.conn.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -303,7 +310,7 @@ def _receive(worker: _Worker) -> Any:
     try:
         outcome = worker.receive()
     except EOFError:  # the worker is gone
-        worker.process.join(timeout=5)
+        worker.wait()
         return _lost(_exit_facts(worker.process.exitcode))
     except Exception as error:  # too long, or not an outcome (the file wrote to the channel)
         return _lost(ErrorFacts("lost", f"the import's result could not be read: {error}"))
