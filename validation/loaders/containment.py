@@ -7,8 +7,8 @@ the same Python process as the DAG code, which could undo most of it with enough
 - the environment keeps only what Airflow needs plus a configured allowlist, never
   credentials-like variables;
 - limits: address space (RLIMIT_AS), CPU time per file (RLIMIT_CPU, SIGXCPU), no core
-  files, at most MAX_THREADS threads; the worker is its own process group, which the
-  supervisor kills as a whole;
+  files, at most MAX_THREADS threads per file, processes (RLIMIT_NPROC, not for root);
+  the worker is its own process group, which the supervisor kills as a whole;
 - the working directory, HOME and TMPDIR are a temporary folder;
 - while a file is imported, an audit hook (which Python code cannot remove) refuses:
   writing, deleting or renaming anything outside the temporary folders; starting
@@ -89,8 +89,24 @@ def enter(folder: str, allowlist: tuple[str, ...], memory_limit_mb: int) -> None
     tempfile.tempdir = folder
     os.chdir(folder)
     _limit(resource.RLIMIT_CORE, 0)
+    _limit_processes()
     if memory_limit_mb > 0:
         _limit(resource.RLIMIT_AS, memory_limit_mb * 1024 * 1024)
+
+
+def _limit_processes() -> None:
+    """A fork bomb through ctypes (os.fork is refused) meets RLIMIT_NPROC: a few more
+    tasks than the whole machine runs now (/proc/loadavg counts threads too, as the
+    limit does). The limit counts the user's tasks and does not apply to root, for whom
+    the supervisor's process-group kill is what stops it."""
+    if os.geteuid() == 0:
+        return
+    try:
+        with open("/proc/loadavg", encoding="ascii") as handle:
+            tasks = int(handle.read().split()[3].split("/")[1])
+    except (OSError, ValueError, IndexError):  # pragma: no cover  (no /proc)
+        return
+    _limit(resource.RLIMIT_NPROC, tasks + MAX_THREADS + 64)
 
 
 def _limit(which: int, wanted: int) -> None:
@@ -262,6 +278,25 @@ def _patch_threads(guard: Guard) -> None:
 
 
 # -- the state a file may leave behind ----------------------------------------------------
+
+
+def other_processes() -> bool:
+    """Whether a process other than this one is in this worker's process group: one a
+    file started behind the guard's back (ctypes) and left running."""
+    group, me = os.getpgrp(), os.getpid()
+    try:
+        names = [name for name in os.listdir("/proc") if name.isdigit() and int(name) != me]
+    except OSError:  # pragma: no cover  (no /proc)
+        return False
+    for name in names:
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(group):
+            return True
+    return False
 
 
 WATCHED_MODULES = ("builtins", "sys", "os", "signal", "socket", "threading", "airflow",

@@ -246,10 +246,12 @@ def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard 
     outcome.repo_modules = _forget_repo_modules(modules_before, root, job.path)
     sys.path[:] = path_before
     _chdir(cwd_before)
-    # A file that left threads running could still act later, one that changed Python's
-    # or Airflow's state could change the next file's result: retire this worker.
-    outcome.fatal = outcome.fatal or threading.active_count() > 1 or containment.changed(
-        state, containment.snapshot())
+    # A file that left threads or processes running could still act later, one that
+    # changed Python's or Airflow's state could change the next file's result: retire
+    # this worker (and kill its process group).
+    outcome.fatal = (outcome.fatal or threading.active_count() > 1
+                     or containment.changed(state, containment.snapshot())
+                     or containment.other_processes())
     return outcome
 
 
