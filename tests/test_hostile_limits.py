@@ -142,3 +142,26 @@ def test_the_limits_are_configured_in_setup_cfg(tmp_path: Path) -> None:
     (tmp_path / "setup.cfg").write_text("[validation]\ncpu_limit_seconds = -1\n")
     with pytest.raises(ConfigError, match="cpu_limit_seconds = -1"):
         load_config(tmp_path)
+
+
+def test_a_file_that_leaves_a_process_retires_its_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from validation.loaders import dags as loader
+
+    forked = []
+    original = loader._Worker.__init__
+
+    def counting(self: object, *args: object) -> None:
+        forked.append(args)
+        original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader._Worker, "__init__", counting)
+    (tmp_path / DAGS).mkdir(parents=True)
+    (tmp_path / DAGS / "a_leaves.py").write_text(
+        "import ctypes\nctypes.CDLL(None).system(b'sleep 300 &')\n")
+    (tmp_path / DAGS / "b_next.py").write_text("x = 1\n")
+    (tmp_path / DAGS / "c_next.py").write_text("x = 1\n")
+    requests = [DagFileRequest(f"{DAGS}/{name}.py", "dev", "limits", name)
+                for name in ("a_leaves", "b_next", "c_next")]
+    load_python_files(str(tmp_path), requests, [], LoadSettings(timeout=60.0, jobs=1))
+    assert len(forked) == 2  # a fresh worker after a_leaves; b and c share one
