@@ -83,6 +83,8 @@ def test_the_environment_keeps_what_airflow_needs_and_no_credentials() -> None:
     ("open", (f"/proc/{os.getpid() + 1}/cmdline", "r", 0)),
     ("open", ("/proc/self/environ", "rb", 0)),
     ("os.remove", ("/etc/x", None)),
+    ("os.rmdir", ("/w/", None)),  # the temporary folder itself
+
     ("os.rename", ("/w/a", "/etc/b", None, None)),
     ("os.link", ("/etc/a", "/w/b", None, None)),
     ("os.posix_spawn", ("/bin/true", [], {})),

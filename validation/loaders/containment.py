@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import gc
 import os
 import resource
 import signal
@@ -213,8 +214,7 @@ class Guard:
             except OSError:
                 pass
         real = os.path.realpath(name)
-        if real == os.devnull or any(real == base or real.startswith(base + os.sep)
-                                     for base in self.writable):
+        if real == os.devnull or any(real.startswith(base + os.sep) for base in self.writable):
             return
         self._refuse(f"changing {name} (outside the temporary working directory)",
                      "write to a relative path or to tempfile, or do it in a task")
@@ -315,6 +315,8 @@ def snapshot() -> dict[str, Any]:
         "environ": dict(os.environ),
         "meta_path": [id(item) for item in sys.meta_path],
         "path_hooks": [id(item) for item in sys.path_hooks],
+        "interpreter": [sys.getrecursionlimit(), id(sys.gettrace()), id(sys.getprofile()),
+                        gc.isenabled(), sys.getswitchinterval(), os.getcwd()],
     }
     for name in WATCHED_MODULES:
         module = sys.modules.get(name)
