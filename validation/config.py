@@ -30,6 +30,8 @@ class Config:
     dag_timeout: float = 30.0  # seconds per DAG file, as Airflow's dagbag_import_timeout
     jobs: int = 0  # worker processes importing DAG files; 0: one per CPU core
     memory_limit_mb: int = 4096  # address space of a DAG worker (RLIMIT_AS); 0: no limit
+    cpu_limit_seconds: float = 60.0  # CPU time per DAG file (RLIMIT_CPU); 0: no limit
+    env_allowlist: tuple[str, ...] = ()  # environment variables DAG workers keep (or globs)
     # Which rules run: rule ids or families (DAG, SEC ...). select replaces the default
     # set, extend_select adds to it, ignore removes from it.
     select: tuple[str, ...] | None = None
@@ -73,6 +75,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seconds_or_zero(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("a number of seconds, 0 (no limit) or more")
+    return value
+
+
 def _whole(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -111,6 +120,8 @@ PARSERS: dict[str, Any] = {
     "dag_timeout": _positive_float,
     "jobs": _whole,
     "memory_limit_mb": _whole,
+    "cpu_limit_seconds": _seconds_or_zero,
+    "env_allowlist": lambda text: tuple(_words(text)),
     "select": _rule_codes,
     "extend_select": _rule_codes,
     "ignore": _rule_codes,

@@ -213,6 +213,7 @@ class DagFileFacts:
     import_seconds: float = 0.0
     imported_modules: list[str] = field(default_factory=list)  # repo files it imported
     warnings: list[tuple[str, str, int]] = field(default_factory=list)  # category, text, line
+    network: list[tuple[str, int]] = field(default_factory=list)  # refused: what, line (DAG023)
 
     @property
     def registered_dags(self) -> list[DagFacts]:

@@ -109,7 +109,9 @@ def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: C
     ]
     modules = [(p.path, p.route.name or "") for p in paths if p.route.kind is Kind.IMPORTS_MODULE]
     settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
-                            memory_limit_mb=config.memory_limit_mb)
+                            memory_limit_mb=config.memory_limit_mb,
+                            cpu_limit_seconds=config.cpu_limit_seconds,
+                            env_allowlist=config.env_allowlist)
     dags, imports = load_python_files(str(root), dag_files, modules, settings)
     problems: list[Problem] = []
     for path, dag_facts in dags.items():

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from validation.facts import DagFacts, ErrorFacts
+from validation.loaders import containment
 from validation.loaders.airflow_facts import (
     describe_dags,
     error_facts,
@@ -53,6 +54,7 @@ class Outcome:
     import_seconds: float = 0.0
     warnings: list[tuple[str, str, int]] = field(default_factory=list)  # category, text, line
     repo_modules: list[str] = field(default_factory=list)  # files of the repo it imported
+    network: list[tuple[str, int]] = field(default_factory=list)  # refused (what, line)
     fatal: bool = False  # the worker must not be reused after this file
 
 
@@ -166,13 +168,19 @@ def silence_output() -> None:
     os.close(devnull)
 
 
-def serve(conn: Any, root: str, memory_limit_mb: int = 0) -> None:
+def serve(conn: Any, root: str, settings: Any, folder: str) -> None:
     """A worker's life: import the files the parent sends, one at a time, until told to
-    stop or until a file leaves the process in a state not worth trusting."""
+    stop or until a file leaves the process in a state not worth trusting.
+
+    ``settings`` is the run's LoadSettings; ``folder`` the worker's temporary folder (its
+    working directory, HOME and TMPDIR), which the parent removes."""
     silence_output()
-    limit_memory(memory_limit_mb)
+    containment.close_inherited(conn.fileno())
+    containment.enter(folder, settings.env_allowlist, settings.memory_limit_mb)
     instruments = Instruments()
     instruments.install()
+    guard = containment.Guard([folder, _home.name if _home else folder])
+    guard.install()
     while True:
         try:
             job = conn.recv()
@@ -180,7 +188,7 @@ def serve(conn: Any, root: str, memory_limit_mb: int = 0) -> None:
             break
         if job is None:
             break
-        outcome = run(job, instruments, root)
+        outcome = run(job, instruments, root, guard, settings.cpu_limit_seconds)
         try:
             conn.send(outcome)
         except Exception as error:  # something in the outcome would not pickle
@@ -194,23 +202,23 @@ def serve(conn: Any, root: str, memory_limit_mb: int = 0) -> None:
 def limit_memory(megabytes: int) -> None:
     """Cap the worker's address space, so a file that allocates without end gets a
     MemoryError (DAG002) instead of exhausting the machine. Never raises the hard limit."""
-    if megabytes <= 0:
-        return
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    wanted = megabytes * 1024 * 1024
-    if hard != resource.RLIM_INFINITY:
-        wanted = min(wanted, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    if megabytes > 0:
+        containment._limit(resource.RLIMIT_AS, megabytes * 1024 * 1024)
 
 
-def run(job: Job, instruments: Instruments, root: str) -> Outcome:
+def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard | None = None,
+        cpu_seconds: float = 0.0) -> Outcome:
     """Import one file and describe what it produced. Never raises."""
     modules_before, path_before, cwd_before = set(sys.modules), list(sys.path), os.getcwd()
+    state = containment.snapshot()
     instruments.start(job.path)
     outcome = Outcome()
     started = time.monotonic()
     clock_before = datetime.now(timezone.utc)
     try:
+        if guard is not None:
+            guard.arm(job.path)
+        containment.allow_cpu(cpu_seconds)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             found = _import(job, instruments, outcome, root)
@@ -222,18 +230,38 @@ def run(job: Job, instruments: Instruments, root: str) -> Outcome:
         else:
             outcome.import_error = error_facts(error, job.path, root)
         caught = []
+    except containment.CpuLimitExceeded as error:
+        _out_of_cpu(outcome, error, job.path, cpu_seconds)
+        caught = []
     except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt, ...
         outcome.crash = error_facts(error, job.path, root, kind="exit")
         outcome.fatal = True
         caught = []
-    # A file that left threads running could still act later: retire this worker.
-    outcome.fatal = outcome.fatal or threading.active_count() > 1
+    finally:
+        if guard is not None:
+            guard.disarm()
+            outcome.network = list(guard.network)
     outcome.import_seconds = time.monotonic() - started
     outcome.warnings = warning_facts(caught, job.path)
     outcome.repo_modules = _forget_repo_modules(modules_before, root, job.path)
     sys.path[:] = path_before
     _chdir(cwd_before)
+    # A file that left threads or processes running could still act later, one that
+    # changed Python's or Airflow's state could change the next file's result: retire
+    # this worker (and kill its process group).
+    outcome.fatal = (outcome.fatal or threading.active_count() > 1
+                     or containment.changed(state, containment.snapshot())
+                     or containment.other_processes())
     return outcome
+
+
+def _out_of_cpu(outcome: Outcome, error: BaseException, path: str, seconds: float) -> None:
+    line, column = position(error, path)
+    message = (f"importing the file used more than {seconds:g} s of CPU time: keep the top "
+               "level of the file fast, do the work in tasks (the limit is cpu_limit_seconds "
+               "in setup.cfg [validation])")
+    outcome.crash = ErrorFacts("cpu", message, line, column)
+    outcome.fatal = True
 
 
 def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> list[Any]:
@@ -307,14 +335,21 @@ def _out_of_memory(outcome: Outcome, error: BaseException, path: str) -> None:
 
 def _forget_repo_modules(before: set[str], root: str, path: str) -> list[str]:
     """Unload the repository's modules the file imported, so the next file imports them
-    afresh (its result must not depend on what ran before), and name them."""
+    afresh (its result must not depend on what ran before), and name them. Installed
+    packages are not the repository's, even in a virtualenv inside it (.venv)."""
     imported = []
+    installed = tuple(os.path.join(prefix, "") for prefix in
+                      {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.realpath(sys.prefix)})
     for name in set(sys.modules) - before:
         filename = getattr(sys.modules[name], "__file__", None) or ""
-        if filename.startswith(root + os.sep):
-            del sys.modules[name]
-            if filename != path:
-                imported.append(os.path.relpath(filename, root).replace(os.sep, "/"))
+        if not filename.startswith(root + os.sep) or filename.startswith(installed):
+            continue
+        relative = os.path.relpath(filename, root).replace(os.sep, "/")
+        if relative.startswith(".") or "/site-packages/" in f"/{relative}":
+            continue
+        del sys.modules[name]
+        if filename != path:
+            imported.append(relative)
     return sorted(imported)
 
 

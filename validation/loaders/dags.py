@@ -9,9 +9,13 @@ import.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
+import pickle
+import shutil
 import signal
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -33,6 +37,8 @@ class LoadSettings:
     timeout: float = 30.0  # seconds per file, Airflow's dagbag_import_timeout default
     jobs: int = 0  # worker processes; 0: one per CPU core
     memory_limit_mb: int = 0  # address space of each worker (RLIMIT_AS); 0: no limit
+    cpu_limit_seconds: float = 0.0  # CPU time per file (RLIMIT_CPU); 0: no limit
+    env_allowlist: tuple[str, ...] = ()  # environment variables workers keep (names, globs)
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,15 @@ def load_python_files(
     by repo-relative path. All are imported in one pool of supervised workers."""
     from validation.loaders.dag_worker import Job
 
+    root = os.path.abspath(root)  # workers run in a folder of their own
     dags, jobs = _prepare_dag_files(root, dag_files)
     imports = {path: ImportsModuleFacts(path, name) for path, name in modules}
     for path, module in imports.items():
-        jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
+        text = _read(os.path.join(root, path))
+        if isinstance(text, ErrorFacts) and text.kind == "OSError":  # a FIFO, too large
+            module.import_error = text
+        else:
+            jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
     for path, outcome in _run_jobs(root, jobs, settings).items():
         if path in dags:
             _merge(dags[path], outcome)
@@ -86,7 +97,7 @@ def _prepare_dag_files(
     facts: dict[str, DagFileFacts] = {}
     jobs: dict[str, Any] = {}
     for request in requests:
-        text = read_source(os.path.join(root, request.path))
+        text = _read(os.path.join(root, request.path))
         source = _source(text, request.path)
         file_facts = DagFileFacts(request.path, request.env, request.project, request.name, source)
         if isinstance(text, ErrorFacts):
@@ -99,6 +110,17 @@ def _prepare_dag_files(
     return facts, jobs
 
 
+def _read(path: str) -> str | ErrorFacts:
+    """The source of a file to import, or why it cannot be: Airflow cannot import a file
+    whose name is not valid UTF-8 (it hashes the name as UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return ErrorFacts("OSError", "the file name is not valid UTF-8: rename it (it becomes "
+                          "part of the dag_id and of a Python module name)")
+    return read_source(path)
+
+
 def _source(text: str | ErrorFacts, path: str) -> SourceFacts:
     return SourceFacts() if isinstance(text, ErrorFacts) else source_facts(text, path)
 
@@ -108,6 +130,7 @@ def _merge(facts: DagFileFacts, outcome: Any) -> None:
     facts.import_error, facts.crash = outcome.import_error, outcome.crash
     facts.import_seconds = outcome.import_seconds
     facts.imported_modules, facts.warnings = outcome.repo_modules, outcome.warnings
+    facts.network = outcome.network
     facts.dags = outcome.dags
     for dag in facts.dags:
         _locate_dag(dag, facts.source)
@@ -144,19 +167,41 @@ def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tu
 # -- supervision --------------------------------------------------------------------------
 
 
-class _Worker:
-    """A forked worker process and the file it is importing."""
+MAX_OUTCOME_BYTES = 64 * 1024 * 1024  # a worker's answer; more is a crash, never read
+# What an outcome may be made of: anything else in the stream (a DAG can write to its
+# worker's channel) is refused before it is built.
+OUTCOME_CLASSES = {"validation.facts": None, "validation.loaders.dag_worker": {"Outcome"}}
 
-    def __init__(self, root: str, timeout: float, memory_limit_mb: int = 0) -> None:
+
+class _OutcomeUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = OUTCOME_CLASSES.get(module, set())
+        if module in OUTCOME_CLASSES and (allowed is None or name in allowed):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of an outcome")
+
+
+class _Worker:
+    """A forked worker process, its temporary folder and the file it is importing.
+
+    The worker is the leader of its own process group: stopping it kills the group, so
+    processes the file started go with it."""
+
+    def __init__(self, root: str, settings: LoadSettings) -> None:
         from validation.loaders.dag_worker import serve
 
         context = multiprocessing.get_context("fork")
+        self.folder = tempfile.mkdtemp(prefix="validation-worker-")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child, root, memory_limit_mb),
+        self.process = context.Process(target=serve, args=(child, root, settings, self.folder),
                                        daemon=True)
         self.process.start()
+        try:
+            os.setpgid(self.process.pid, self.process.pid)
+        except OSError:  # it did so itself already, or is gone
+            pass
         child.close()
-        self.timeout = timeout
+        self.timeout = settings.timeout
         self.path: str | None = None
         self.deadline = 0.0
 
@@ -165,14 +210,26 @@ class _Worker:
         self.path, self.deadline = path, time.monotonic() + self.timeout + grace
         self.conn.send(job)
 
+    def receive(self) -> Any:
+        data = self.conn.recv_bytes(MAX_OUTCOME_BYTES)
+        return _OutcomeUnpickler(io.BytesIO(data)).load()
+
+    def wait(self, seconds: float = 5.0) -> None:
+        """Wait for the exit status itself (join() may return early: the worker closed
+        the pipes it inherited, its sentinel among them), so no zombie is left."""
+        deadline = time.monotonic() + seconds
+        while self.process.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def stop(self) -> None:
-        if self.process.is_alive():
+        for kill in (os.killpg, os.kill):
             try:
-                os.kill(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                kill(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-        self.process.join(timeout=5)
+        self.wait()
         self.conn.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[str, Any]:
@@ -219,7 +276,7 @@ def _dispatch(worker: _Worker | None, path: str, job: Any, root: str,
             pass
     if worker is not None:
         worker.stop()
-    fresh = _Worker(root, settings.timeout, settings.memory_limit_mb)
+    fresh = _Worker(root, settings)
     fresh.send(path, job)
     return fresh
 
@@ -248,13 +305,19 @@ def _collect(slots: list[_Worker | None], outcomes: dict[str, Any],
 
 
 def _receive(worker: _Worker) -> Any:
+    from validation.loaders.dag_worker import Outcome
+
     try:
-        return worker.conn.recv()
-    except (EOFError, OSError):
-        worker.process.join(timeout=5)
+        outcome = worker.receive()
+    except EOFError:  # the worker is gone
+        worker.wait()
         return _lost(_exit_facts(worker.process.exitcode))
-    except Exception as error:  # an outcome that cannot be unpickled
+    except Exception as error:  # too long, or not an outcome (the file wrote to the channel)
         return _lost(ErrorFacts("lost", f"the import's result could not be read: {error}"))
+    if not isinstance(outcome, Outcome):
+        return _lost(ErrorFacts("lost", "the import's result could not be read: the file "
+                                "wrote to the validator's channel"))
+    return outcome
 
 
 def _lost(crash: ErrorFacts) -> Any:
@@ -269,6 +332,9 @@ def _exit_facts(code: int | None) -> ErrorFacts:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
+        if code == -signal.SIGXCPU:
+            name += (": it used up its CPU time (cpu_limit_seconds in setup.cfg "
+                     "[validation]); keep the top level of the file fast")
         return ErrorFacts("signal", f"the process importing the file was killed by {name}")
     return ErrorFacts("died", f"the process importing the file exited with status {code}"
                       " (os._exit() or a crash in native code)")

@@ -10,12 +10,16 @@ from pathlib import Path
 import yaml
 
 from validation.facts import RepoFacts, WriteGrant
+from validation.loaders.source import MAX_SOURCE_BYTES, Unreadable, read_bytes
 from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")
 MAX_ROLE_BYTES = 1_000_000  # as the role loader: real role files have a few hundred bytes
-# libyaml's safe loader when PyYAML has it: ten times faster, and every role is read
+# libyaml's safe loader when PyYAML has it: ten times faster, and every role is read.
+# It recurses in C without a limit (a file of 100,000 "[" crashes the process), so it
+# only reads documents whose nesting is certainly shallow (MAX_C_DEPTH).
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_C_DEPTH = 200
 
 
 def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
@@ -96,10 +100,9 @@ def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
     for stem in sorted(stems):
         rel_path = f"environments/{env}/roles/{stem}.yaml"
         try:
-            path = root / rel_path
-            if path.stat().st_size > MAX_ROLE_BYTES:
-                continue
-            config = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+            text = read_bytes(str(root / rel_path), MAX_ROLE_BYTES).decode("utf-8")
+            loader = SAFE_LOADER if _shallow(text) else yaml.SafeLoader
+            config = yaml.load(text, Loader=loader)
         except Exception:  # whatever is wrong with the file, its own check reports it
             continue
         s3 = config.get("s3") if isinstance(config, dict) else None
@@ -113,6 +116,21 @@ def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
     return grants
 
 
+def _shallow(text: str) -> bool:
+    """Whether the YAML ``text`` certainly nests less than MAX_C_DEPTH levels: each level
+    takes a bracket, or on its line some indentation or a "-", "?" or ":" indicator."""
+    depth = deepest = 0
+    for character in text:
+        if character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth = max(depth - 1, 0)
+    lines = max((len(line) - len(line.lstrip()) + line.count("-") + line.count("?")
+                 + line.count(":") for line in text.splitlines()), default=0)
+    return deepest + lines < MAX_C_DEPTH
+
+
 def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[str]:
     """The role stems named in the text of the env's DAG files or of imports/ modules.
 
@@ -123,13 +141,30 @@ def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[s
     """
     files = [*sorted((root / "environments" / env / "dags").rglob("*.py")),
              *sorted((root / "imports").rglob("*.py"))]
-    return roles_named_in("\n".join(_read_text(path) for path in files), env, stems)
+    words: set[str] = set()
+    templated: set[str] = set()
+    for path in files:  # one file at a time: memory grows with the words, not the files
+        file_words, file_templated = _role_words(_read_text(path))
+        words |= file_words
+        templated |= file_templated
+    return _named(words, templated, env, stems)
 
 
 def roles_named_in(text: str, env: str, stems: Iterable[str]) -> frozenset[str]:
     """The role stems of ``env`` that ``text`` names, as ROL016 counts a mention."""
+    words, templated = _role_words(text)
+    return _named(words, templated, env, stems)
+
+
+def _role_words(text: str) -> tuple[set[str], set[str]]:
+    """The words of ``text`` (``-`` kept too, as service accounts spell roles) and the
+    tails of templated role names (``airflow_{env}_<tail>``)."""
     words = set(re.findall(r"\w+", text)) | set(re.findall(r"[\w-]+", text))
-    templated = set(re.findall(r"(?<!\w)airflow_\{[^{}\n]*\}_(\w+)", text))
+    return words, set(re.findall(r"(?<!\w)airflow_\{[^{}\n]*\}_(\w+)", text))
+
+
+def _named(words: set[str], templated: set[str], env: str,
+           stems: Iterable[str]) -> frozenset[str]:
     prefix = f"airflow_{env}_"
     return frozenset(
         stem for stem in stems
@@ -138,7 +173,9 @@ def roles_named_in(text: str, env: str, stems: Iterable[str]) -> frozenset[str]:
 
 
 def _read_text(path: Path) -> str:
+    """The text of a source file; nothing for one that is not a regular file or too large
+    (its own check reports it)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        return read_bytes(str(path), MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
+    except Unreadable:
         return ""

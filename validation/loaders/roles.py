@@ -25,9 +25,11 @@ from jsonschema.validators import validator_for
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from validation.facts import ErrorFacts, RoleFacts
+from validation.loaders.source import Unreadable, read_bytes
 
 MAX_NODES = 100_000  # nodes after expanding aliases; real role files have a few dozen
 MAX_CHARS = 1_000_000  # role files are a few hundred bytes; PyYAML reads ~50 kB a second
+MAX_BYTES = 4 * MAX_CHARS  # read at most this much (UTF-8 takes up to 4 bytes a character)
 MAX_FLOW_DEPTH = 100  # PyYAML's scanner is quadratic in the nesting of [ and {
 MAX_TEXT = 120  # longest value quoted in a message
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -83,9 +85,9 @@ def load_role(root: Path, rel_path: str, env: str, name: str) -> RoleFacts:
 def _parse_file(path: Path, facts: RoleFacts) -> Any:
     """The document as PyYAML's SafeLoader builds it; positions and errors go to facts."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        facts.yaml_error = ErrorFacts(type(exc).__name__, f"cannot read the file: {exc}", 1, 1)
+        data = read_bytes(str(path), MAX_BYTES)
+    except Unreadable as exc:
+        facts.yaml_error = ErrorFacts("OSError", str(exc), 1, 1)
         return None
     text = _decode(data, facts)
     if text is None:

@@ -8,6 +8,8 @@ problem can point at the literal rather than at the start of a long call.
 from __future__ import annotations
 
 import ast
+import os
+import stat
 
 from validation.facts import (
     CallSite,
@@ -21,15 +23,52 @@ from validation.facts import (
 # Calls that compute a value at parse time: a start_date built from them moves every
 # time the scheduler parses the file.
 PARSE_TIME_CALLS = frozenset({"now", "utcnow", "today", "days_ago"})
+# Real DAG files and imports modules have a few kB; the parent parses each one (about
+# 5 s a MB of plain statements, more for dense calls), so a larger file is refused.
+MAX_SOURCE_BYTES = 1_000_000
+
+
+class Unreadable(Exception):
+    """A file the validator will not read: not a regular file, too large, or an OS error.
+    The message says which, for a problem."""
+
+
+def read_bytes(path: str, limit: int) -> bytes:
+    """The content of the regular file at ``path``, at most ``limit`` bytes.
+
+    Never blocks (a FIFO is opened without waiting for a writer, then refused) and never
+    reads more than ``limit`` + 1 bytes, whatever the file claims its size is."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise Unreadable(f"cannot read the file: {error.strerror or error}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Unreadable("cannot read the file: it is not a regular file (a FIFO, a device "
+                             "or a socket)")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise Unreadable(f"cannot read the file: {error.strerror or error}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise Unreadable(f"the file is larger than {limit:,} bytes, too large to validate: "
+                         "split it, or move data out of it")
+    return b"".join(chunks)
 
 
 def read_source(path: str) -> str | ErrorFacts:
     """The file's text, or an ErrorFacts saying why it cannot be read as Python source."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return ErrorFacts("OSError", f"cannot read the file: {error.strerror or error}")
+        data = read_bytes(path, MAX_SOURCE_BYTES)
+    except Unreadable as error:
+        return ErrorFacts("OSError", str(error))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -42,8 +81,12 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     try:
         tree = ast.parse(text, filename=filename)
     except SyntaxError as error:
+        line, column = error.lineno or 0, error.offset or 0
+        if not line and "\0" in text:  # "cannot contain null bytes" comes without a line
+            before = text[: text.index("\0")]
+            line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
         return SourceFacts(syntax_error=ErrorFacts(
-            "SyntaxError", f"SyntaxError: {error.msg}", error.lineno or 0, error.offset or 0))
+            "SyntaxError", f"SyntaxError: {error.msg}", line, column))
     except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
         name = type(error).__name__
         return SourceFacts(syntax_error=ErrorFacts(name, f"{name}: {error}"))

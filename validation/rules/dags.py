@@ -640,3 +640,32 @@ def _roles(facts: DagFileFacts) -> Iterator[tuple[TaskFacts, str]]:
 
 def _well_formed(role: str, env: str) -> bool:
     return role.startswith(f"airflow_{env}_") and bool(ROLE_NAME.fullmatch(role))
+
+
+@rule("DAG023", "network-at-import", Level.WARNING, Subject.DAG)
+def network_at_import(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """The DAG file uses the network when it is imported (the validator refused it).
+
+    Why: Airflow imports every DAG file again every few minutes, on the scheduler: a
+    network call at the top level of the file runs each time, slows down or breaks
+    the parsing of every DAG when the other end is slow or down, and may leak data.
+    The validator refuses network access while it imports a file (connections and name
+    look-ups raise PermissionError), so the import may also fail (DAG001).
+
+    Bad:
+
+        TABLES = requests.get("https://example.com/tables").json()  # at the top level
+
+    Good:
+
+        def list_tables():  # called by a task, when it runs
+            return requests.get("https://example.com/tables").json()
+    """
+    seen = set()
+    for what, line in facts.network:
+        if line in seen:
+            continue
+        seen.add(line)
+        column = next((call.column for call in facts.source.calls if call.line == line), 0)
+        yield Finding(f"the file tried to use the network when imported ({what}): move network "
+                      "calls into a task; the validator refused it", line, column)

@@ -1,0 +1,5 @@
+class Escape(BaseException):
+    pass
+
+
+raise Escape("not an Exception")  # expect: DAG002

@@ -1,0 +1,3 @@
+import os
+
+os.system("sleep 600 &")  # expect: DAG001

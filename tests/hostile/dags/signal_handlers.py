@@ -1,0 +1,23 @@
+import signal
+
+for number in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGXCPU, signal.SIGCHLD):
+    signal.signal(number, signal.SIG_IGN)
+from datetime import datetime
+
+from airflow.models import DAG
+from mojap_airflow_tools.operators import BasicKubernetesPodOperator
+
+
+dag = DAG(
+    dag_id="hostile.signal_handlers",
+    default_args={"owner": "hostile"},
+    start_date=datetime(2022, 1, 1),
+    schedule_interval=None,
+)
+BasicKubernetesPodOperator(
+    dag=dag,
+    repo_name="hostile",
+    release="v1.0.0",
+    role="airflow_dev_hostile",
+    task_id="task-1",
+)

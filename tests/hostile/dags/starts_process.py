@@ -1,0 +1,3 @@
+import subprocess
+
+subprocess.Popen(["sleep", "600"])  # expect: DAG001

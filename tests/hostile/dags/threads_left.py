@@ -1,0 +1,23 @@
+import threading
+import time
+
+threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+from datetime import datetime
+
+from airflow.models import DAG
+from mojap_airflow_tools.operators import BasicKubernetesPodOperator
+
+
+dag = DAG(
+    dag_id="hostile.threads_left",
+    default_args={"owner": "hostile"},
+    start_date=datetime(2022, 1, 1),
+    schedule_interval=None,
+)
+BasicKubernetesPodOperator(
+    dag=dag,
+    repo_name="hostile",
+    release="v1.0.0",
+    role="airflow_dev_hostile",
+    task_id="task-1",
+)
