@@ -131,3 +131,16 @@ def test_python_m_validation_in_a_subprocess(tmp_path: Path, warnings_flag: list
     assert result.stderr == ""
     assert result.returncode == 1
     assert list(tmp_path.iterdir()) == []  # nothing written to the home folder (~/airflow)
+
+
+@pytest.mark.parametrize("output", ["text", "json", "github", "sarif"])
+def test_every_format_survives_a_file_name_that_is_not_utf8(tmp_path: Path, output: str) -> None:
+    folder = os.fsencode(tmp_path / "environments" / "dev" / "dags" / "p")
+    os.makedirs(folder)
+    with open(os.path.join(folder, b"caf\xe9.py"), "w") as handle:
+        handle.write("x = 1\n")
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "validation", "--root", str(tmp_path), "--all",
+         "--format", output], capture_output=True, cwd=REPO, timeout=120)
+    assert (done.returncode, done.stderr) == (1, b"")
+    assert b"DAG001" in done.stdout

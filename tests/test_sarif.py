@@ -149,6 +149,8 @@ def test_why_is_the_why_paragraph_on_one_line() -> None:
     ("environments/dev/a.py", {"uri": "environments/dev/a.py", "uriBaseId": "%SRCROOT%"}),
     ("./a b/c,d:e#f?.py", {"uri": "a%20b/c%2Cd%3Ae%23f%3F.py", "uriBaseId": "%SRCROOT%"}),
     ("/home/me/x y.py", {"uri": "file:///home/me/x%20y.py"}),
+    ("environments/dev/dags/p/caf\udce9.py",  # a file name that is not UTF-8
+     {"uri": "environments/dev/dags/p/caf%E9.py", "uriBaseId": "%SRCROOT%"}),
 ])
 def test_artifact_locations(path: str, expected: dict[str, str]) -> None:
     assert artifact_location(path) == expected

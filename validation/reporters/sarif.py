@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -99,9 +100,12 @@ def artifact_location(path: str) -> dict[str, str]:
     a user may name one outside the repository, as a file: URI)."""
     while path.startswith("./"):
         path = path[2:]
+    # The file name's bytes, percent-encoded: a name that is not UTF-8 reaches here with
+    # surrogate escapes (os.fsdecode), which cannot be encoded as text.
+    encoded = quote(os.fsencode(path), safe="/")
     if path.startswith("/"):
-        return {"uri": "file://" + quote(path, safe="/")}
-    return {"uri": quote(path, safe="/"), "uriBaseId": SRCROOT}
+        return {"uri": "file://" + encoded}
+    return {"uri": encoded, "uriBaseId": SRCROOT}
 
 
 def fingerprint(problem: Problem, line_text: str) -> str:
