@@ -7,16 +7,24 @@ are imported in supervised workers, role files are parsed and built with iam_bui
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from validation.checks import check_facts
 from validation.config import Config, enabled_rules, ignored_in
-from validation.facts import PathFacts, RepoFacts, Suppression, SuppressionFacts
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.facts import (
+    DagFileFacts,
+    ImportsModuleFacts,
+    PathFacts,
+    RepoFacts,
+    RoleFacts,
+    Suppression,
+    SuppressionFacts,
+)
 from validation.loaders.paths import all_paths, resolve
 from validation.loaders.repo import scan_repo, with_role_context
-from validation.loaders.roles import load_role
 from validation.loaders.suppressions import read_suppressions
 from validation.problems import Problem
 from validation.registry import Rule, Subject, all_rules
@@ -28,14 +36,35 @@ SUPPRESSIBLE = frozenset({Kind.DAG, Kind.ROLE, Kind.IMPORTS_MODULE, Kind.IMPORTS
 
 
 @dataclass
+class Timing:
+    path: str  # a DAG file
+    seconds: float  # to import it
+    cached: bool  # the time measured by the run that stored its facts
+
+
+@dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0  # paths checked
+    timings: list[Timing] = field(default_factory=list)  # of the DAG files loaded
+
+
+@dataclass
+class Loading:
+    """How the run loads facts: the content cache (validation.cache, None: no cache) and
+    who is told about the progress of DAG imports (done, total, current file)."""
+
+    cache_dir: Path | None = None
+    key_file: Path | None = None  # the cache's signing key (default: the user's cache)
+    progress: Callable[[int, int, str], None] | None = None
+    cache: Any = None  # the open FactCache
+    timings: list[Timing] = field(default_factory=list)
 
 
 def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
-        cwd: Path) -> Report:
+        cwd: Path, loading: Loading | None = None) -> Report:
     """Validate the named paths (and with ``everything``, every file the layout covers)."""
+    loading = _open_loading(root, config, loading)
     repo = _repo(root, config)
     rules = [rule for rule_id, rule in all_rules().items() if rule_id in enabled_rules(config)]
     named = [resolve(root, raw, cwd) for raw in raw_paths]
@@ -46,10 +75,10 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
     for facts in paths:
         problems += check_facts(Subject.PATH, facts.path, facts, repo, rules)
     checkable = [facts for facts in paths if _checkable(facts, config)]
-    problems += _check_python(root, checkable, repo, config, rules)
-    problems += _check_roles(root, checkable, repo, rules)
+    problems += _check_python(root, checkable, repo, config, rules, loading)
+    problems += _check_roles(root, checkable, repo, rules, loading)
     problems = _selected(root, paths, problems, config, repo)
-    return Report(sorted(set(problems)), len(paths))
+    return Report(sorted(set(problems)), len(paths), loading.timings)
 
 
 def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], config: Config,
@@ -100,17 +129,10 @@ def _checkable(facts: PathFacts, config: Config) -> bool:
 
 
 def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: Config,
-                  rules: list[Rule]) -> list[Problem]:
+                  rules: list[Rule], loading: Loading) -> list[Problem]:
     if not any(rule.subject in (Subject.DAG, Subject.IMPORTS) for rule in rules):
         return []  # no rule would look at the facts: do not import anything
-    dag_files = [
-        DagFileRequest(p.path, p.route.env or "", p.route.project or "", p.route.name or "")
-        for p in paths if p.route.kind is Kind.DAG
-    ]
-    modules = [(p.path, p.route.name or "") for p in paths if p.route.kind is Kind.IMPORTS_MODULE]
-    settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
-                            memory_limit_mb=config.memory_limit_mb)
-    dags, imports = load_python_files(str(root), dag_files, modules, settings)
+    dags, imports = _load_python(root, paths, config, loading)
     problems: list[Problem] = []
     for path, dag_facts in dags.items():
         problems += check_facts(Subject.DAG, path, dag_facts, repo, rules)
@@ -120,13 +142,79 @@ def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: C
 
 
 def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
-                 rules: list[Rule]) -> list[Problem]:
+                 rules: list[Rule], loading: Loading) -> list[Problem]:
     roles = [path for path in paths if path.route.kind is Kind.ROLE]
     if roles:  # the cross-file role rules read the other roles and the DAG sources once
         repo = with_role_context(root, repo, [(p.route.env or "", p.route.name or "")
                                               for p in roles])
     problems: list[Problem] = []
     for path in roles:
-        facts = load_role(root, path.path, path.route.env or "", path.route.name or "")
+        facts = _load_role(root, path, loading)
         problems += check_facts(Subject.ROLE, path.path, facts, repo, rules)
     return problems
+
+
+# -- loading facts, through the cache -------------------------------------------------------
+
+
+def _open_loading(root: Path, config: Config, loading: Loading | None) -> Loading:
+    loading = loading or Loading()
+    loading.timings = []
+    if loading.cache_dir is not None:
+        from validation.cache import open_cache
+
+        settings = {"dag_timeout": config.dag_timeout, "memory_limit_mb": config.memory_limit_mb,
+                    "environments": list(config.environments)}
+        loading.cache = open_cache(loading.cache_dir, root, settings, loading.key_file)
+    return loading
+
+
+def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Loading
+                 ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
+    """Facts of the DAG files and imports modules among ``paths``: from the cache where
+    it has them, else imported in workers (and then stored). Airflow is imported only
+    when some file is not in the cache."""
+    cache = loading.cache
+    dags: dict[str, DagFileFacts] = {}
+    imports: dict[str, ImportsModuleFacts] = {}
+    dag_files, modules = [], []
+    for p in paths:
+        kind = {Kind.DAG: "dag", Kind.IMPORTS_MODULE: "imports"}.get(p.route.kind)
+        found = cache.get(kind, p.path) if cache is not None and kind else None
+        if found is not None:
+            (dags if kind == "dag" else imports)[p.path] = found
+        elif kind == "dag":
+            dag_files.append((p.path, p.route.env or "", p.route.project or "",
+                              p.route.name or ""))
+        elif kind == "imports":
+            modules.append((p.path, p.route.name or ""))
+    loading.timings += [Timing(path, facts.import_seconds, True) for path, facts in dags.items()]
+    if dag_files or modules:
+        from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+
+        settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
+                                memory_limit_mb=config.memory_limit_mb)
+        new_dags, new_imports = load_python_files(
+            str(root), [DagFileRequest(*request) for request in dag_files], modules, settings,
+            loading.progress)
+        loading.timings += [Timing(path, facts.import_seconds, False)
+                            for path, facts in new_dags.items()]
+        if cache is not None:
+            for kind, found in (("dag", new_dags), ("imports", new_imports)):
+                for path, facts in found.items():
+                    cache.put(kind, path, facts)
+        dags.update(new_dags)
+        imports.update(new_imports)
+    return dags, imports
+
+
+def _load_role(root: Path, path: PathFacts, loading: Loading) -> RoleFacts:
+    cache = loading.cache
+    facts = cache.get("role", path.path) if cache is not None else None
+    if facts is None:
+        from validation.loaders.roles import load_role
+
+        facts = load_role(root, path.path, path.route.env or "", path.route.name or "")
+        if cache is not None:
+            cache.put("role", path.path, facts)
+    return facts
