@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,7 +68,8 @@ def test_results_are_the_same_cold_warm_and_with_any_number_of_workers(repo: Pat
     assert KILLED in loaded_again
     assert MISSING_MODULE in loaded_again
     assert WRONG_ID not in loaded_again and USES_IMPORTS not in loaded_again
-    assert loading.cache.hits > 50 and loading.cache.misses == len(loaded_again)
+    # each missing file misses twice: its problems, then its facts
+    assert loading.cache.hits > 50 and loading.cache.misses == 2 * len(loaded_again)
 
 
 def test_a_changed_dag_file_is_imported_again(repo: Path) -> None:
@@ -108,6 +110,21 @@ def test_a_changed_lock_file_invalidates_everything(repo: Path) -> None:
     assert loading.cache.hits > 50 and again.problems == after.problems
 
 
+def test_problems_follow_the_repository_without_importing_again(repo: Path) -> None:
+    """The problems of a file depend on the other files (DAG007 on the role files): a new
+    role file changes them, from the cached facts."""
+    missing_role = "environments/dev/dags/cases/role_missing.py"
+    before, _ = _run(repo)
+    assert [p.rule for p in before.problems if p.path == missing_role] == ["DAG007"]
+    role = repo / "environments" / "dev" / "roles"
+    (role / "airflow_dev_cases_typo.yaml").write_text(
+        (role / "airflow_dev_cases.yaml").read_text().replace("airflow_dev_cases",
+                                                              "airflow_dev_cases_typo"))
+    after, _ = _run(repo)
+    assert [p.rule for p in after.problems if p.path == missing_role] == []
+    assert _cached(after)[missing_role]  # facts from the cache: not imported again
+
+
 def test_a_changed_role_file_is_loaded_again(repo: Path) -> None:
     _run(repo)
     _, unchanged = _run(repo)
@@ -115,7 +132,7 @@ def test_a_changed_role_file_is_loaded_again(repo: Path) -> None:
     role.write_text(role.read_text() + "\nnot_a_key: 1\n")
     after, changed = _run(repo)
     assert [p.rule for p in after.problems if p.path.endswith("airflow_dev_clean.yaml")]
-    assert changed.cache.misses == unchanged.cache.misses + 1
+    assert changed.cache.misses == unchanged.cache.misses + 2  # its problems and facts
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -128,24 +145,38 @@ def test_corrupt_or_forged_entries_are_ignored_and_rebuilt(repo: Path) -> None:
     assert len(entries) > 50
     key = bytes.fromhex((repo.parent / "key").read_text())
     signed = FactCache(repo.parent / "cache", repo, {}, key)  # signs, but another context
-    mac, body = entries[3].read_bytes().split(b"\n", 1)
-    entry = json.loads(body)
-    forged = dict(entry, facts=dict(entry["facts"], dags=[]))  # a DAG file with no DAG
-    wrong_shape = dict(entry, facts=dict(entry["facts"], extra=1))
+    by_kind: dict[str, list[tuple[Path, bytes, dict[str, Any]]]] = {}
+    for path in entries:
+        mac, body = path.read_bytes().split(b"\n", 1)
+        entry = json.loads(body)
+        by_kind.setdefault(entry["kind"], []).append((path, mac, entry))
+    # the problems stored for a file that has some, and the facts of a DAG file
+    _, problems_mac, problems = next(found for found in by_kind["dag-problems"]
+                                     if found[2]["value"]["problems"])
+    _, mac, entry = by_kind["dag"][0]
+    forged = dict(entry, value=dict(entry["value"], dags=[]))  # a DAG file with no DAG
+    wrong_shape = dict(entry, value=dict(entry["value"], extra=1))
+    hidden = dict(problems, value=dict(problems["value"], problems=[]))
     damage = [
         b"",  # empty
         entries[1].read_bytes()[:100],  # truncated
         b"\x00\xff" * 50,  # not text
         b"{}",  # JSON, unsigned
         mac + b"\n" + json.dumps(forged).encode(),  # changed after signing
+        problems_mac + b"\n" + json.dumps(hidden).encode(),  # problems hidden
         b"0" * 64 + b"\n" + json.dumps(forged).encode(),  # a made-up signature
         _signed(key, wrong_shape),  # signed with the right key, but not facts
         _signed(key, dict(entry, path="environments/dev/dags/cases/other.py")),
         _signed(key, dict(entry, context=signed.context)),
         _signed(key, b"[" * 100_000 + b"]" * 100_000),  # too deep for the json module
     ]
-    for target, data in zip(entries, damage):
+    # every problems entry is damaged, so that the damaged facts are read too
+    targets = [path for path, _, _ in by_kind["dag"]]
+    for path, _, _ in by_kind["dag-problems"]:
+        path.write_bytes(b"")
+    for target, data in zip(targets, damage):
         target.write_bytes(data)
+    entries = targets
     entries[len(damage)].unlink()
     entries[len(damage)].mkdir()  # unreadable: a folder where the entry should be
     after, loading = _run(repo)
@@ -153,7 +184,7 @@ def test_corrupt_or_forged_entries_are_ignored_and_rebuilt(repo: Path) -> None:
     assert loading.cache.misses >= len(damage)
     again, loading = _run(repo)  # the damaged entries were rewritten
     assert again.problems == cold.problems
-    assert loading.cache.misses == sum(not cached for cached in _cached(again).values())
+    assert loading.cache.misses == 2 * sum(not cached for cached in _cached(again).values())
 
 
 def _signed(key: bytes, entry: object) -> bytes:
@@ -217,3 +248,39 @@ def test_no_cache_reads_and_writes_nothing(tmp_path: Path) -> None:
                   "environments/dev/roles/airflow_dev_examples.yaml", "--cache-dir", str(other))
     assert result.returncode == 0
     assert _entries(other) and not (root / ".validation_cache").exists()
+
+
+# -- the whole report of --all --------------------------------------------------------------
+
+
+def _example_run(root: Path) -> tuple[Report, Loading]:
+    loading = Loading(cache_dir=root.parent / "cache", key_file=root.parent / "key")
+    return run(root, [], everything=True, config=CONFIG, cwd=root, loading=loading), loading
+
+
+def test_an_unchanged_repository_reuses_the_whole_report(tmp_path: Path) -> None:
+    root = _example_repo(tmp_path)
+    cold, loading = _example_run(root)
+    assert loading.cache.hits == 0
+    warm, loading = _example_run(root)
+    assert warm.problems == cold.problems and warm.files == cold.files
+    assert loading.cache.hits == 1 and loading.cache.misses == 0  # one entry read
+    assert all(timing.cached for timing in warm.timings) and len(warm.timings) == 8
+    # a change anywhere sends the run through the files' entries again
+    constants = root / "imports" / "examples_constants.py"
+    constants.write_text(constants.read_text().replace('"v0.0.1"', '"latest"'))
+    changed, loading = _example_run(root)
+    assert loading.cache.misses > 0
+    assert {p.rule for p in changed.problems} == {"DAG017"}  # the unpinned image
+    again, loading = _example_run(root)
+    assert again.problems == changed.problems and loading.cache.hits == 1
+
+
+def test_named_files_do_not_use_the_whole_report(tmp_path: Path) -> None:
+    root = _example_repo(tmp_path)
+    _example_run(root)
+    named = "environments/dev/dags/examples/use_imports.py"
+    loading = Loading(cache_dir=root.parent / "cache", key_file=root.parent / "key")
+    report = run(root, [named], everything=False, config=CONFIG, cwd=root, loading=loading)
+    assert report.files == 1 and report.problems == []
+    assert loading.cache.hits == 1  # the file's problems

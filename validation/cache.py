@@ -36,12 +36,14 @@ import os
 import secrets
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from validation import __version__
 from validation.codec import decode, encode
 from validation.facts import DagFileFacts, ImportsModuleFacts, RoleFacts
+from validation.problems import Problem
 
 FORMAT = 1
 DEFAULT_FOLDER = ".validation_cache"
@@ -50,8 +52,21 @@ MAX_ENTRY_BYTES = 64 * 1024 * 1024
 KEY_BYTES = 32
 # Import failures that may depend on a file that does not exist yet: never cached.
 UNSTABLE_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
-CLASSES: dict[str, Any] = {"dag": DagFileFacts, "imports": ImportsModuleFacts,
-                           "role": RoleFacts}
+
+
+@dataclass
+class CachedProblems:
+    """What the rules found in a file's facts, given the repository and rules they ran
+    with: a warm run need not even read the facts back."""
+
+    problems: list[Problem]
+    import_seconds: float = 0.0  # of a DAG file, for --timings
+    modules: list[str] = field(default_factory=list)  # the repository files it imported
+
+
+FACTS: dict[str, Any] = {"dag": DagFileFacts, "imports": ImportsModuleFacts, "role": RoleFacts}
+PROBLEMS = "-problems"
+CLASSES: dict[str, Any] = {**FACTS, **{kind + PROBLEMS: CachedProblems for kind in FACTS}}
 
 
 def default_key_file() -> Path:
@@ -84,11 +99,15 @@ def _sha256(data: bytes) -> str:
 
 def code_digest() -> str:
     """The validator's own code: a changed loader must not reuse old facts."""
-    package = Path(__file__).resolve().parent
+    package = os.path.dirname(os.path.abspath(__file__))
+    names = []
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = [name for name in dirs if name != "__pycache__"]
+        names += [os.path.join(folder, name) for name in files if name.endswith(".py")]
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
+    for name in sorted(names):
+        with open(name, "rb") as stream:
+            digest.update(os.path.relpath(name, package).encode() + b"\0" + stream.read())
     return digest.hexdigest()
 
 
@@ -97,6 +116,7 @@ class FactCache:
 
     def __init__(self, folder: Path, root: Path, settings: dict[str, Any], key: bytes) -> None:
         self.folder, self.root, self.key = folder, root, key
+        self._root = os.path.normpath(str(root))
         self._digests: dict[str, str | None] = {}
         self._imports: list[str] | None = None
         self.context = _sha256(json.dumps({
@@ -114,12 +134,13 @@ class FactCache:
         return self._digests[rel_path]
 
     def _read_digest(self, rel_path: str) -> str | None:
-        path = Path(os.path.normpath(self.root / rel_path))
-        if os.path.isabs(rel_path) or not path.is_relative_to(self.root):
+        path = os.path.normpath(os.path.join(self._root, rel_path))
+        if os.path.isabs(rel_path) or not path.startswith(self._root + os.sep):
             return None
         try:
-            return _sha256(path.read_bytes())
-        except OSError:
+            with open(path, "rb") as stream:
+                return _sha256(stream.read())
+        except (OSError, ValueError):
             return None
 
     def imports_files(self) -> list[str]:
@@ -136,16 +157,17 @@ class FactCache:
         listed = [(name, self.digest(name)) for name in names] if contents else names
         return _sha256(json.dumps(listed).encode())
 
-    def _inputs(self, kind: str, path: str, facts: Any = None,
-                modules: list[str] | None = None) -> dict[str, Any] | None:
+    def _inputs(self, kind: str, path: str, modules: list[str],
+                checks: str | None) -> dict[str, Any] | None:
         """What the entry of ``path`` depends on now; None when it cannot be cached."""
         own = self.digest(path)
         if own is None:
             return None
         inputs: dict[str, Any] = {"file": own}
+        if checks is not None:
+            inputs["checks"] = checks
+        kind = kind.removesuffix(PROBLEMS)
         if kind == "dag":
-            if modules is None:
-                modules = facts.imported_modules
             digests = {module: self.digest(module) for module in modules}
             if None in digests.values():
                 return None
@@ -159,16 +181,18 @@ class FactCache:
     def _file(self, kind: str, path: str) -> Path:
         return self.folder / f"{kind}-{_sha256(path.encode())[:40]}.json"
 
-    def get(self, kind: str, path: str) -> Any:
-        """The facts stored for ``path`` if every input is unchanged, else None."""
-        found = self._read(kind, path)
+    def get(self, kind: str, path: str, checks: str | None = None) -> Any:
+        """What is stored for ``path`` if every input is unchanged, else None: its facts
+        (kind "dag", "imports" or "role"), or with "-problems" and the ``checks`` digest
+        (validation.cache.checks_digest) the problems the rules found in them."""
+        found = self._read(kind, path, checks)
         if found is None:
             self.misses += 1
             return None
         self.hits += 1
         return found
 
-    def _read(self, kind: str, path: str) -> Any:
+    def _read(self, kind: str, path: str, checks: str | None) -> Any:
         self.digest(path)  # remembered for put(): the file as it was before loading
         try:
             data = self._file(kind, path).read_bytes()
@@ -179,13 +203,15 @@ class FactCache:
             if not (type(entry) is dict and entry.get("context") == self.context
                     and entry.get("kind") == kind and entry.get("path") == path):
                 return None
-            modules = entry["inputs"].get("modules", {}) if kind == "dag" else None
-            if type(modules) not in (dict, type(None)):
+            modules = entry["inputs"].get("modules", {})
+            if type(modules) is not dict:
                 return None
-            if entry["inputs"] != self._inputs(kind, path, modules=list(modules or ())):
+            if entry["inputs"] != self._inputs(kind, path, list(modules), checks):
                 return None
-            facts = decode(entry["facts"], CLASSES[kind])
-            return facts if facts.path == path else None
+            value = decode(entry["value"], CLASSES[kind])
+            if isinstance(value, CachedProblems):
+                return value if all(p.path == path for p in value.problems) else None
+            return value if value.path == path else None
         except Exception:  # whatever is wrong with the entry, it is rebuilt
             return None
 
@@ -196,18 +222,22 @@ class FactCache:
         expected = hmac.new(self.key, body, hashlib.sha256).hexdigest().encode()
         return body if newline and hmac.compare_digest(mac, expected) else None
 
-    def put(self, kind: str, path: str, facts: Any) -> None:
-        """Store the facts of ``path``, unless they must not be cached (see the module
+    def put(self, kind: str, path: str, value: Any, facts: Any = None,
+            checks: str | None = None) -> None:
+        """Store the facts of ``path`` (``value``), or the problems found in its ``facts``
+        with the ``checks`` digest, unless the facts must not be cached (see the module
         docstring); failing to write is not an error, the cache is only a shortcut."""
-        if not cacheable(kind, facts):
+        facts = value if facts is None else facts
+        if not cacheable(kind.removesuffix(PROBLEMS), facts):
             return
         try:
-            inputs = self._inputs(kind, path, facts)
+            modules = facts.imported_modules if isinstance(facts, DagFileFacts) else []
+            inputs = self._inputs(kind, path, modules, checks)
             if inputs is None:
                 return
             body = json.dumps({
                 "context": self.context, "kind": kind, "path": path, "inputs": inputs,
-                "facts": encode(facts, CLASSES[kind]),
+                "value": encode(value, CLASSES[kind]),
             }, separators=(",", ":"), allow_nan=False).encode()
             mac = hmac.new(self.key, body, hashlib.sha256).hexdigest().encode()
             self._write(self._file(kind, path), mac + b"\n" + body)
@@ -232,6 +262,82 @@ class FactCache:
         except BaseException:
             os.unlink(temporary)
             raise
+
+
+class RunCache:
+    """The whole report of ``--all``, reused when nothing it was made from changed: the
+    configuration, the repository layout, every file under environments/ and imports/
+    (a symlink also by where it points), and every other repository file a DAG imported.
+    A warm ``--all`` then reads one entry instead of one per file."""
+
+    def __init__(self, cache: FactCache, inputs: dict[str, Any]) -> None:
+        self.cache, self.inputs = cache, inputs
+
+    @classmethod
+    def inputs(cls, cache: FactCache, config: Any, repo: Any, listing: list[str]
+               ) -> RunCache | None:
+        from validation.config import Config
+        from validation.facts import RepoFacts
+
+        files = {}
+        for rel_path in listing:
+            digest = cache.digest(rel_path)
+            if digest is None:
+                return None
+            path = os.path.join(cache._root, rel_path)
+            files[rel_path] = f"{digest} {os.path.realpath(path)}" if os.path.islink(path) \
+                else digest
+        try:
+            return cls(cache, {"config": encode(config, Config), "repo": encode(repo, RepoFacts),
+                               "files": files})
+        except Exception:  # a setting the codec cannot write: no shortcut
+            return None
+
+    def get(self) -> Any:
+        from validation.runner import Report
+
+        try:
+            body = self.cache._verified(self.cache._file("run", "").read_bytes())
+            if body is None:
+                return None
+            entry = json.loads(body, parse_constant=_refuse)
+            modules = entry["modules"]
+            if not (entry["context"] == self.cache.context and entry["kind"] == "run"
+                    and entry["inputs"] == self.inputs and type(modules) is dict
+                    and modules == {name: self.cache.digest(name) for name in modules}):
+                return None
+            report = decode(entry["value"], Report)
+        except Exception:
+            return None
+        for timing in report.timings:
+            timing.cached = True
+        self.cache.hits += 1
+        return report
+
+    def put(self, report: Any, modules: set[str]) -> None:
+        from validation.runner import Report
+
+        digests = {name: self.cache.digest(name) for name in sorted(modules)}
+        if None in digests.values():
+            return
+        try:
+            body = json.dumps({"context": self.cache.context, "kind": "run",
+                               "inputs": self.inputs, "modules": digests,
+                               "value": encode(report, Report)},
+                              separators=(",", ":"), allow_nan=False).encode()
+            mac = hmac.new(self.cache.key, body, hashlib.sha256).hexdigest().encode()
+            self.cache._write(self.cache._file("run", ""), mac + b"\n" + body)
+        except Exception:
+            return
+
+
+def checks_digest(repo: Any, rule_ids: list[str]) -> str:
+    """The repository facts and the rules problems were found with: the problems of a file
+    are a pure function of its facts and these."""
+    from validation.facts import RepoFacts
+
+    return _sha256(json.dumps([encode(repo, RepoFacts), sorted(rule_ids)],
+                              sort_keys=True).encode())
 
 
 def cacheable(kind: str, facts: Any) -> bool:

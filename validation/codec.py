@@ -5,7 +5,8 @@ type its field declares, and read back only if the JSON has exactly the shape th
 asks for. Anything else raises CodecError, never a guess: the cache (validation.cache)
 reads files that sit in the user's repository, where anyone could have put them.
 
-Supported types: str, int, float (finite), bool, None, ``X | None``, list[X],
+Supported types: str, int, float (finite), bool, None, enums of str or int values (as
+their value), ``X | None``, list[X],
 tuple[X, Y], tuple[X, ...], frozenset[X], dict[str, X], dataclasses of these, and Any,
 which holds plain JSON data only (str, int, float, bool, None, lists, and dicts with str
 keys; no tuples, which JSON would turn into lists).
@@ -16,6 +17,7 @@ Each type is compiled once into a pair of functions (encode, decode).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import math
 import sys
@@ -62,6 +64,8 @@ def _compiled(kind: Any) -> tuple[Convert, Convert]:  # noqa: C901 - one branch 
         return _optional(kind, args)
     if dataclasses.is_dataclass(kind):
         return _dataclass(kind)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return _enum(kind)
     if origin is list:
         return _sequence(list, list, list, args[0])
     if origin is frozenset:
@@ -116,6 +120,23 @@ def _dataclass(cls: Any) -> tuple[Convert, Convert]:
             return cls(**{name: convert[1](data[name]) for name, convert in fields})
         except CodecError as error:
             raise CodecError(f"{cls.__name__}: {error}") from None
+
+    return encode_one, decode_one
+
+
+def _enum(kind: Any) -> tuple[Convert, Convert]:
+    def encode_one(value: Any) -> Any:
+        if type(value) is not kind or type(value.value) not in (str, int):
+            raise _fail(value, kind)
+        return value.value
+
+    def decode_one(data: Any) -> Any:
+        if type(data) not in (str, int):
+            raise _fail(data, kind)
+        try:
+            return kind(data)
+        except ValueError:
+            raise CodecError(f"{data!r} is not a {kind.__name__}") from None
 
     return encode_one, decode_one
 

@@ -58,7 +58,10 @@ class Loading:
     key_file: Path | None = None  # the cache's signing key (default: the user's cache)
     progress: Callable[[int, int, str], None] | None = None
     cache: Any = None  # the open FactCache
+    checks: dict[int, str] = field(default_factory=dict)  # id(RepoFacts) -> checks_digest
     timings: list[Timing] = field(default_factory=list)
+    complete: bool = True  # every file's facts could be cached (no crash ...)
+    modules: set[str] = field(default_factory=set)  # repository files the DAGs imported
 
 
 def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
@@ -66,6 +69,9 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
     """Validate the named paths (and with ``everything``, every file the layout covers)."""
     loading = _open_loading(root, config, loading)
     repo = _repo(root, config)
+    whole = _whole_run(root, everything and not raw_paths, config, repo, loading)
+    if whole is not None and (cached := whole.get()) is not None:
+        return cached
     rules = [rule for rule_id, rule in all_rules().items() if rule_id in enabled_rules(config)]
     named = [resolve(root, raw, cwd) for raw in raw_paths]
     found = [resolve(root, path, root) for path in all_paths(root)] if everything else []
@@ -78,7 +84,10 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
     problems += _check_python(root, checkable, repo, config, rules, loading)
     problems += _check_roles(root, checkable, repo, rules, loading)
     problems = _selected(root, paths, problems, config, repo)
-    return Report(sorted(set(problems)), len(paths), loading.timings)
+    report = Report(sorted(set(problems)), len(paths), loading.timings)
+    if whole is not None and loading.complete:
+        whole.put(report, loading.modules)
+    return report
 
 
 def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], config: Config,
@@ -132,12 +141,13 @@ def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: C
                   rules: list[Rule], loading: Loading) -> list[Problem]:
     if not any(rule.subject in (Subject.DAG, Subject.IMPORTS) for rule in rules):
         return []  # no rule would look at the facts: do not import anything
-    dags, imports = _load_python(root, paths, config, loading)
-    problems: list[Problem] = []
-    for path, dag_facts in dags.items():
-        problems += check_facts(Subject.DAG, path, dag_facts, repo, rules)
-    for path, module_facts in imports.items():
-        problems += check_facts(Subject.IMPORTS, path, module_facts, repo, rules)
+    python = [p for p in paths if p.route.kind in (Kind.DAG, Kind.IMPORTS_MODULE)]
+    problems, python = _cached_problems(python, repo, rules, loading)
+    dags, imports = _load_python(root, python, config, loading)
+    for subject, kind, found in ((Subject.DAG, "dag", dags), (Subject.IMPORTS, "imports",
+                                                              imports)):
+        for path, facts in found.items():
+            problems += _check(subject, kind, path, facts, repo, rules, loading)
     return problems
 
 
@@ -147,10 +157,10 @@ def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
     if roles:  # the cross-file role rules read the other roles and the DAG sources once
         repo = with_role_context(root, repo, [(p.route.env or "", p.route.name or "")
                                               for p in roles])
-    problems: list[Problem] = []
+    problems, roles = _cached_problems(roles, repo, rules, loading)
     for path in roles:
         facts = _load_role(root, path, loading)
-        problems += check_facts(Subject.ROLE, path.path, facts, repo, rules)
+        problems += _check(Subject.ROLE, "role", path.path, facts, repo, rules, loading)
     return problems
 
 
@@ -159,7 +169,7 @@ def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
 
 def _open_loading(root: Path, config: Config, loading: Loading | None) -> Loading:
     loading = loading or Loading()
-    loading.timings = []
+    loading.timings, loading.complete, loading.modules = [], True, set()
     if loading.cache_dir is not None:
         from validation.cache import open_cache
 
@@ -167,6 +177,57 @@ def _open_loading(root: Path, config: Config, loading: Loading | None) -> Loadin
                     "environments": list(config.environments)}
         loading.cache = open_cache(loading.cache_dir, root, settings, loading.key_file)
     return loading
+
+
+KINDS = {Kind.DAG: "dag", Kind.IMPORTS_MODULE: "imports", Kind.ROLE: "role"}
+
+
+def _whole_run(root: Path, everything: bool, config: Config, repo: RepoFacts,
+               loading: Loading) -> Any:
+    """The cache of the whole report, for ``--all`` alone (validation.cache.RunCache)."""
+    if loading.cache is None or not everything:
+        return None
+    from validation.cache import RunCache
+
+    return RunCache.inputs(loading.cache, config, repo, all_paths(root))
+
+
+def _cached_problems(paths: list[PathFacts], repo: RepoFacts, rules: list[Rule],
+                     loading: Loading) -> tuple[list[Problem], list[PathFacts]]:
+    """The problems the cache holds for files whose facts, repository facts and rules are
+    unchanged, and the files it has none for."""
+    if loading.cache is None or not paths:
+        return [], paths
+    from validation.cache import PROBLEMS, checks_digest
+
+    loading.checks[id(repo)] = checks = checks_digest(repo, [rule.id for rule in rules])
+    problems: list[Problem] = []
+    missing = []
+    for path in paths:
+        kind = KINDS[path.route.kind]
+        found = loading.cache.get(kind + PROBLEMS, path.path, checks)
+        if found is None:
+            missing.append(path)
+            continue
+        problems += found.problems
+        loading.modules.update(found.modules)
+        if kind == "dag":
+            loading.timings.append(Timing(path.path, found.import_seconds, True))
+    return problems, missing
+
+
+def _check(subject: Subject, kind: str, path: str, facts: Any, repo: RepoFacts,
+           rules: list[Rule], loading: Loading) -> list[Problem]:
+    """The problems of one file's facts, stored in the cache for the next run."""
+    problems = check_facts(subject, path, facts, repo, rules)
+    if loading.cache is not None:
+        from validation.cache import PROBLEMS, CachedProblems
+
+        seconds, modules = (facts.import_seconds, facts.imported_modules) if kind == "dag" \
+            else (0.0, [])
+        loading.cache.put(kind + PROBLEMS, path, CachedProblems(problems, seconds, modules),
+                          facts, loading.checks[id(repo)])
+    return problems
 
 
 def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Loading
@@ -179,7 +240,7 @@ def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Lo
     imports: dict[str, ImportsModuleFacts] = {}
     dag_files, modules = [], []
     for p in paths:
-        kind = {Kind.DAG: "dag", Kind.IMPORTS_MODULE: "imports"}.get(p.route.kind)
+        kind = KINDS.get(p.route.kind)
         found = cache.get(kind, p.path) if cache is not None and kind else None
         if found is not None:
             (dags if kind == "dag" else imports)[p.path] = found
@@ -189,7 +250,9 @@ def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Lo
         elif kind == "imports":
             modules.append((p.path, p.route.name or ""))
     loading.timings += [Timing(path, facts.import_seconds, True) for path, facts in dags.items()]
+    loading.modules.update(module for facts in dags.values() for module in facts.imported_modules)
     if dag_files or modules:
+        from validation.cache import cacheable
         from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
 
         settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
@@ -199,10 +262,13 @@ def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Lo
             loading.progress)
         loading.timings += [Timing(path, facts.import_seconds, False)
                             for path, facts in new_dags.items()]
+        loading.modules.update(module for facts in new_dags.values()
+                               for module in facts.imported_modules)
         if cache is not None:
             for kind, found in (("dag", new_dags), ("imports", new_imports)):
                 for path, facts in found.items():
                     cache.put(kind, path, facts)
+                    loading.complete = loading.complete and cacheable(kind, facts)
         dags.update(new_dags)
         imports.update(new_imports)
     return dags, imports

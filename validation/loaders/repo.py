@@ -7,15 +7,11 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
 from validation.facts import RepoFacts, WriteGrant
 from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")
 MAX_ROLE_BYTES = 1_000_000  # as the role loader: real role files have a few hundred bytes
-# libyaml's safe loader when PyYAML has it: ten times faster, and every role is read
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
@@ -92,6 +88,10 @@ def _write_grants(root: Path, env: str, stems: frozenset[str],
 
 
 def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
+    import yaml  # here: a run that checks no role file need not import it
+
+    # libyaml's safe loader when PyYAML has it: ten times faster, and every role is read
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     grants = []
     for stem in sorted(stems):
         rel_path = f"environments/{env}/roles/{stem}.yaml"
@@ -99,7 +99,7 @@ def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
             path = root / rel_path
             if path.stat().st_size > MAX_ROLE_BYTES:
                 continue
-            config = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+            config = yaml.load(path.read_text(encoding="utf-8"), Loader=safe_loader)
         except Exception:  # whatever is wrong with the file, its own check reports it
             continue
         s3 = config.get("s3") if isinstance(config, dict) else None
