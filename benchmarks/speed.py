@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -142,15 +143,16 @@ allowed_database_names:
 SCHEDULES = ["@daily", "0 6 * * 1", "30 2 * * *", "@weekly", "15 */4 * * *"]
 
 
-def generate(root: Path, dags: int, seed: int, large_share: float = 0.25) -> list[str]:
-    """Write the repository; the repo-relative paths of its DAG files."""
+def generate(root: Path, dags: int, seed: int, large_share: float = 0.25
+             ) -> dict[str, int]:
+    """Write the repository; the number of tasks of each DAG file (repo-relative path)."""
     rng = random.Random(seed)
     for name in ("setup.cfg",):
         (root / name).write_text("[validation]\nenvironments = dev, prod\n")
     shutil.copy(REPO / "requirements-validation.txt", root)
     (root / "imports").mkdir(parents=True)
     (root / "imports" / "__init__.py").write_text("")
-    paths: list[str] = []
+    paths: dict[str, int] = {}
     projects: dict[tuple[str, str], list[str]] = {}
     number = 0
     while len(paths) < dags:
@@ -165,7 +167,8 @@ def generate(root: Path, dags: int, seed: int, large_share: float = 0.25) -> lis
             (root / "imports" / f"{project}_constants.py").write_text(
                 MODULE.format(project=project, bucket=project, minor=number))
         for name in names:
-            paths.append(_write_dag(root, rng, env, project, name, uses_module, large_share))
+            path, tasks = _write_dag(root, rng, env, project, name, uses_module, large_share)
+            paths[path] = tasks
         projects[(env, project)] = names
         folder = root / "environments" / env / "dags" / project
         (folder / "README.md").write_text(f"# {project}\n\nPipelines of {project}.\n")
@@ -175,7 +178,7 @@ def generate(root: Path, dags: int, seed: int, large_share: float = 0.25) -> lis
 
 
 def _write_dag(root: Path, rng: random.Random, env: str, project: str, name: str,
-               uses_module: bool, large_share: float) -> str:
+               uses_module: bool, large_share: float) -> tuple[str, int]:
     large = rng.random() < large_share
     imports = (f"\nfrom imports.{project}_constants import IMAGE_TAG, REPO_NAME\n"
                if uses_module else "")
@@ -185,14 +188,16 @@ def _write_dag(root: Path, rng: random.Random, env: str, project: str, name: str
         repo_name="REPO_NAME" if uses_module else f'"{project}-pipeline"',
         release="IMAGE_TAG" if uses_module else f'"v{rng.randint(1, 9)}.0.{rng.randint(0, 9)}"',
     )
-    if large:  # 50 to 300 tasks: three stages per table
-        text = LARGE_DAG.format(tables=rng.randint(17, 100), **fields)
+    if large:  # 51 to 300 tasks: three stages per table
+        tasks = 3 * rng.randint(17, 100)
+        text = LARGE_DAG.format(tables=tasks // 3, **fields)
     else:
-        text = SMALL_DAG.format(count=rng.randint(1, 6), **fields)
+        tasks = rng.randint(1, 6)
+        text = SMALL_DAG.format(count=tasks, **fields)
     path = root / "environments" / env / "dags" / project / f"{name}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    return path.relative_to(root).as_posix()
+    return path.relative_to(root).as_posix(), tasks
 
 
 def _write_role(root: Path, rng: random.Random, env: str, project: str,
@@ -269,10 +274,14 @@ def _memory(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
+CPU: list[float] = []  # CPU seconds (user + system) of each command run, its whole tree
+
+
 def run_once(command: list[str], cwd: Path, env: dict[str, str],
              memory: bool = False) -> tuple[float, int, int]:
     """Wall-clock seconds, and with ``memory`` the peak PSS and RSS (kB) of the tree."""
     peak = [0, 0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -290,6 +299,8 @@ def run_once(command: list[str], cwd: Path, env: dict[str, str],
         sampler.start()
     process.wait()
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     done.set()
     if memory:
         sampler.join()
@@ -338,29 +349,33 @@ def main() -> int:
 def measure(root: Path, scratch: Path, args: argparse.Namespace, only: set[int]) -> int:
     dags = generate(root, args.dags, args.seed, args.large_share)
     roles = sorted(p.relative_to(root).as_posix() for p in root.glob("environments/*/roles/*"))
-    tasks = sum(path.read_text().count("BasicKubernetesPodOperator(") for path in
-                map(root.joinpath, dags))
+    tasks = sum(dags.values())
+    large = sum(count >= 50 for count in dags.values())
     env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(scratch / "xdg"),
            "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
     env.pop("VALIDATION_NO_CACHE", None)
     validation = [PYTHON, "-W", "ignore", "-m", "validation"]
     check = subprocess.run([*validation, "--all", "--no-cache"], cwd=root, env=env,
                            capture_output=True, text=True)
-    print(f"Generated {len(dags)} DAG files ({tasks} task calls in the sources), {len(roles)} "
+    print(f"Generated {len(dags)} DAG files ({large} with 51 to 300 tasks, {tasks} tasks in "
+          f"all), {len(roles)} "
           f"roles, {len(list(root.glob('imports/*_constants.py')))} imports modules in {root}")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {args.runs} runs")
     print(f"validation --all: exit {check.returncode}: {check.stdout.strip().splitlines()[-1]}")
     (scratch / "dagbag_test.py").write_text(
         f"ROOT = {str(root)!r}\nDAGS = {len(dags)}\n" + DAGBAG_TEST)
     (scratch / "role_script.py").write_text(f"ROOT = {str(root)!r}\n" + ROLE_SCRIPT)
-    small = next(path for path in dags if "range(" in (root / path).read_text()
-                 and "TABLES" not in (root / path).read_text())
+    small = next(path for path, count in dags.items() if count < 50)
     cache = ["--cache-dir", str(scratch / "cache")]
     bagtest = [PYTHON, str(scratch / "dagbag_test.py")]
     if 1 in only:  # timed without the memory sampler, which takes CPU from the tree
+        CPU.clear()
         ours = median_of(args.runs, [*validation, "--all", "--no-cache"], root, env)[0]
+        ours_cpu = statistics.median(CPU)
+        CPU.clear()
         theirs = median_of(args.runs, bagtest, root, env)[0]
-        print(_line(1, "validation --all --no-cache / DagBag test", ours, theirs))
+        print(_line(1, "validation --all --no-cache / DagBag test", ours, theirs)
+              + f"; CPU time {ours_cpu:.1f} s / {statistics.median(CPU):.1f} s")
     if 5 in only:
         _, ours_pss, ours_rss = median_of(args.runs, [*validation, "--all", "--no-cache"],
                                           root, env, memory=True)
