@@ -1,30 +1,39 @@
-"""The content cache: facts of DAG files, imports modules and role files from earlier runs.
+"""The content cache: facts and problems of DAG files, imports modules and role files.
 
-An entry is reused only when everything that went into it is unchanged:
+Three levels, each reused only when everything that went into it is unchanged:
 
-- the file itself (SHA-256 of its bytes);
-- for a DAG file, every file of the repository its import loaded (recorded by the worker
-  at import time) and the list of Python files under imports/ (a module that appeared
-  could change what an import finds);
-- for an imports module, every Python file under imports/;
-- the context: the validator's version and the SHA-256 of its own code, the Python
-  version, the lock file (requirements-validation.txt at the root, when there is one),
-  and the settings that change what loading produces (dag_timeout, memory_limit_mb,
-  environments).
+- facts of a file (kinds "dag", "imports", "role"), reused when these are unchanged:
+  the file itself (SHA-256 of its bytes); for a DAG file, every file of the repository
+  its import loaded (recorded by the worker at import time) and the list of Python files
+  under imports/ (a module that appeared could change what an import finds); for an
+  imports module, every Python file under imports/;
+- problems of a file ("dag-problems" ...): the same, plus the repository facts and the
+  rules they were found with (checks_digest), since rules are pure functions of these:
+  a warm run neither decodes the facts nor runs the rules;
+- the whole report of ``--all`` (RunCache): the configuration, the repository layout and
+  every file under environments/ and imports/, plus every other repository file a DAG
+  imported: an unchanged repository reads one entry.
+
+All three also depend on the context: the validator's version and the SHA-256 of its own
+code, the Python version, the lock file (requirements-validation.txt at the root, when
+there is one), and the settings that change what loading produces (dag_timeout,
+memory_limit_mb, environments).
 
 Not cached, so loaded again on every run: files whose import crashed (DAG002: a timeout,
 the memory limit, a killed worker depend on the machine's load), files whose import
 failed with ImportError or ModuleNotFoundError (they may depend on a file that does not
-exist yet), and files that could not be read. The cache does not see files a DAG reads
-with open() at import time (a YAML or SQL file, say): use --no-cache when such a file
-changes what a DAG creates.
+exist yet), and files that could not be read; a run with any of them stores no report.
+The cache does not see files a DAG reads with open() at import time (a YAML or SQL file,
+say), nor modules outside the repository other than through the lock file: use
+--no-cache when such a file changes what a DAG creates.
 
 Entries are JSON (validation.codec), never pickle: the folder sits in the user's
 repository, where a pull request could add files. Each entry is signed with HMAC-SHA256
 under a key kept outside the repository (in the user's cache folder), so only entries
 this account wrote are read; anything else (unsigned, corrupt, truncated, another shape)
 is ignored and rebuilt, never trusted, never a crash. Entries are written to a temporary
-file and renamed into place, so a reader never sees half an entry.
+file and renamed into place, so a reader never sees half an entry. One entry per file
+and kind: the folder does not grow with each change, and deleting it is always safe.
 """
 
 from __future__ import annotations

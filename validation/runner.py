@@ -2,6 +2,8 @@
 
 Each path is checked by the structure rules, then by kind: DAG files and imports modules
 are imported in supervised workers, role files are parsed and built with iam_builder.
+With a cache (Loading.cache_dir, validation.cache), facts and problems of unchanged
+files are reused, and Airflow and iam_builder are imported only for files that are not.
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ class Loading:
     key_file: Path | None = None  # the cache's signing key (default: the user's cache)
     progress: Callable[[int, int, str], None] | None = None
     cache: Any = None  # the open FactCache
-    checks: dict[int, str] = field(default_factory=dict)  # id(RepoFacts) -> checks_digest
     timings: list[Timing] = field(default_factory=list)
     complete: bool = True  # every file's facts could be cached (no crash ...)
     modules: set[str] = field(default_factory=set)  # repository files the DAGs imported
@@ -142,12 +143,12 @@ def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: C
     if not any(rule.subject in (Subject.DAG, Subject.IMPORTS) for rule in rules):
         return []  # no rule would look at the facts: do not import anything
     python = [p for p in paths if p.route.kind in (Kind.DAG, Kind.IMPORTS_MODULE)]
-    problems, python = _cached_problems(python, repo, rules, loading)
+    problems, python, checks = _cached_problems(python, repo, rules, loading)
     dags, imports = _load_python(root, python, config, loading)
     for subject, kind, found in ((Subject.DAG, "dag", dags), (Subject.IMPORTS, "imports",
                                                               imports)):
         for path, facts in found.items():
-            problems += _check(subject, kind, path, facts, repo, rules, loading)
+            problems += _check(subject, kind, path, facts, repo, rules, loading, checks)
     return problems
 
 
@@ -157,10 +158,11 @@ def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
     if roles:  # the cross-file role rules read the other roles and the DAG sources once
         repo = with_role_context(root, repo, [(p.route.env or "", p.route.name or "")
                                               for p in roles])
-    problems, roles = _cached_problems(roles, repo, rules, loading)
+    problems, roles, checks = _cached_problems(roles, repo, rules, loading)
     for path in roles:
         facts = _load_role(root, path, loading)
-        problems += _check(Subject.ROLE, "role", path.path, facts, repo, rules, loading)
+        problems += _check(Subject.ROLE, "role", path.path, facts, repo, rules, loading,
+                           checks)
     return problems
 
 
@@ -193,14 +195,15 @@ def _whole_run(root: Path, everything: bool, config: Config, repo: RepoFacts,
 
 
 def _cached_problems(paths: list[PathFacts], repo: RepoFacts, rules: list[Rule],
-                     loading: Loading) -> tuple[list[Problem], list[PathFacts]]:
+                     loading: Loading) -> tuple[list[Problem], list[PathFacts], str]:
     """The problems the cache holds for files whose facts, repository facts and rules are
-    unchanged, and the files it has none for."""
+    unchanged, the files it has none for, and the digest of the repository facts and
+    rules (validation.cache.checks_digest; "" without a cache)."""
     if loading.cache is None or not paths:
-        return [], paths
+        return [], paths, ""
     from validation.cache import PROBLEMS, checks_digest
 
-    loading.checks[id(repo)] = checks = checks_digest(repo, [rule.id for rule in rules])
+    checks = checks_digest(repo, [rule.id for rule in rules])
     problems: list[Problem] = []
     missing = []
     for path in paths:
@@ -213,20 +216,21 @@ def _cached_problems(paths: list[PathFacts], repo: RepoFacts, rules: list[Rule],
         loading.modules.update(found.modules)
         if kind == "dag":
             loading.timings.append(Timing(path.path, found.import_seconds, True))
-    return problems, missing
+    return problems, missing, checks
 
 
 def _check(subject: Subject, kind: str, path: str, facts: Any, repo: RepoFacts,
-           rules: list[Rule], loading: Loading) -> list[Problem]:
-    """The problems of one file's facts, stored in the cache for the next run."""
+           rules: list[Rule], loading: Loading, checks: str) -> list[Problem]:
+    """The problems of one file's facts, stored in the cache (under ``checks``, the digest
+    of ``repo`` and ``rules``) for the next run."""
     problems = check_facts(subject, path, facts, repo, rules)
-    if loading.cache is not None:
+    if loading.cache is not None and checks:
         from validation.cache import PROBLEMS, CachedProblems
 
         seconds, modules = (facts.import_seconds, facts.imported_modules) if kind == "dag" \
             else (0.0, [])
         loading.cache.put(kind + PROBLEMS, path, CachedProblems(problems, seconds, modules),
-                          facts, loading.checks[id(repo)])
+                          facts, checks)
     return problems
 
 

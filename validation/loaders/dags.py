@@ -9,6 +9,7 @@ import.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -187,7 +188,13 @@ def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings,
 
     dag_worker.prepare_environment(root, settings.timeout)
     dag_worker.preload()
-    return _supervise(root, jobs, settings, progress)
+    # Airflow's objects are never garbage in the workers: freezing them keeps each worker's
+    # collector from walking (and so copying) the heap they share with the parent.
+    gc.freeze()
+    try:
+        return _supervise(root, jobs, settings, progress)
+    finally:
+        gc.unfreeze()
 
 
 def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings,
