@@ -284,3 +284,21 @@ def test_named_files_do_not_use_the_whole_report(tmp_path: Path) -> None:
     report = run(root, [named], everything=False, config=CONFIG, cwd=root, loading=loading)
     assert report.files == 1 and report.problems == []
     assert loading.cache.hits == 1  # the file's problems
+
+
+def _imported(stderr: str) -> set[str]:
+    return {line.split("|")[-1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_a_run_without_python_files_never_imports_airflow(tmp_path: Path) -> None:
+    root = _example_repo(tmp_path)
+    (root / "environments" / "dev" / "stray.txt").write_text("misplaced\n")  # STR rules
+    result = _cli(root, tmp_path, "-X", "importtime", "-W", "ignore", "-m", "validation",
+                  "--no-cache", "environments/dev/roles/airflow_dev_examples.yaml",
+                  "environments/prod/roles/airflow_prod_examples.yaml",
+                  "environments/dev/dags/examples/README.md", "environments/dev/stray.txt")
+    imported = _imported(result.stderr)
+    assert "validation.loaders.roles" in imported and "iam_builder" in imported
+    assert not [name for name in imported if name.split(".")[0] == "airflow"]
+    assert "environments/dev/stray.txt" in result.stdout
