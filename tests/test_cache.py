@@ -216,7 +216,7 @@ def _example_repo(tmp_path: Path) -> Path:
 
 def _cli(root: Path, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg"), "PYTHONPATH": str(REPO)}
-    env.pop("VALIDATION_NO_CACHE")
+    env.pop("VALIDATION_NO_CACHE", None)
     return subprocess.run([sys.executable, *argv], cwd=root, env=env, capture_output=True,
                           text=True, timeout=300)
 
