@@ -302,3 +302,13 @@ def test_a_run_without_python_files_never_imports_airflow(tmp_path: Path) -> Non
     assert "validation.loaders.roles" in imported and "iam_builder" in imported
     assert not [name for name in imported if name.split(".")[0] == "airflow"]
     assert "environments/dev/stray.txt" in result.stdout
+
+
+def test_a_cache_folder_that_is_a_symlink_is_not_used(repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "cache").symlink_to(elsewhere)  # as a pull request could commit it
+    loading = Loading(cache_dir=tmp_path / "cache", key_file=tmp_path / "key")
+    report = run(repo, [WRONG_ID], everything=False, config=CONFIG, cwd=repo, loading=loading)
+    assert [p.rule for p in report.problems] == ["DAG005"]
+    assert loading.cache is None and list(elsewhere.iterdir()) == []

@@ -364,6 +364,10 @@ def _refuse(constant: str) -> Any:
 
 def open_cache(folder: Path, root: Path, settings: dict[str, Any],
                key_file: Path | None = None) -> FactCache | None:
-    """The cache in ``folder``, or None when no signing key is available."""
+    """The cache in ``folder``, or None when no signing key is available or when the
+    folder is a symlink: one committed to the repository in its place could point the
+    cache's writes anywhere."""
+    if folder.is_symlink():
+        return None
     key = read_key(key_file or default_key_file())
     return None if key is None else FactCache(folder, root, settings, key)
