@@ -15,6 +15,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from validation import __version__
 from validation.config import (
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the documentation of one rule, and exit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_change_options(parser)
+    _add_speed_options(parser)
     return parser
 
 
@@ -90,6 +92,21 @@ def _add_change_options(parser: argparse.ArgumentParser) -> None:
                        help="print the access each role file changed since the git ref REF "
                        "adds and removes (text, json; github also writes the step summary), "
                        "and exit")
+
+
+def _add_speed_options(parser: argparse.ArgumentParser) -> None:
+    """The cache, the progress line and the timings (validation.cache, .progress)."""
+    group = parser.add_argument_group(
+        "speed", "DAG, imports and role facts are cached in .validation_cache/ at the "
+        "repository root and reused while the file, the repository modules it imported, "
+        "the lock file and the validator are unchanged. A progress line shows on stderr "
+        "when it is a terminal (not with --quiet).")
+    group.add_argument("--no-cache", action="store_true",
+                       help="neither read nor write the cache (also: VALIDATION_NO_CACHE=1)")
+    group.add_argument("--cache-dir", metavar="DIR",
+                       help="keep the cache in DIR (default: .validation_cache at the root)")
+    group.add_argument("--timings", action="store_true",
+                       help="print the slowest DAG imports on stderr")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,7 +152,7 @@ def _main(argv: Sequence[str] | None) -> int:
         raise _UsageError("name at least one PATH, or use --all or --changed-since REF")
     config = _config(root, args)
     paths, everything = _changed_paths(root, args)
-    report = run(root, paths, everything=everything, config=config, cwd=Path.cwd())
+    report = _run_with_speed_options(run, root, paths, everything, args, config)
     name = resolve_format(args.format, os.environ)
     options = options_for(name, root, quiet=args.quiet, env=os.environ,
                           is_terminal=_is_terminal(sys.stdout))
@@ -179,6 +196,26 @@ def _policy_command(root: Path, args: argparse.Namespace) -> int:
                                   sys.stdout, sys.stderr)
     except policy.PolicyUsageError as error:
         raise _UsageError(str(error)) from None
+
+
+def _run_with_speed_options(run: Any, root: Path, paths: list[str], everything: bool,
+                            args: argparse.Namespace, config: Config) -> Any:
+    from validation.progress import ProgressLine, timings_table
+    from validation.runner import Loading
+
+    no_cache = args.no_cache or bool(os.environ.get("VALIDATION_NO_CACHE"))
+    cache_dir = None if no_cache else (
+        Path(args.cache_dir).resolve() if args.cache_dir else root / ".validation_cache")
+    progress = None if args.quiet or not _is_terminal(sys.stderr) else ProgressLine(sys.stderr)
+    try:
+        report = run(root, paths, everything=everything, config=config,
+                     cwd=Path.cwd(), loading=Loading(cache_dir=cache_dir, progress=progress))
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.timings:
+        sys.stderr.write(timings_table(report.timings))
+    return report
 
 
 def _is_terminal(stream: object) -> bool:

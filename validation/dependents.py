@@ -22,7 +22,7 @@ import yaml
 
 from validation.changes import old_text
 from validation.loaders.paths import all_paths
-from validation.loaders.repo import SAFE_LOADER, WRITE_ACCESS, roles_named_in
+from validation.loaders.repo import WRITE_ACCESS, roles_named_in, yaml_loader
 from validation.reporters.changes import GitError, git
 from validation.routes import Kind, route
 from validation.s3 import globs_overlap, normal_path
@@ -206,7 +206,7 @@ def overlapping_roles(repo: Repository, path: str, env: str) -> set[str]:
 def write_paths(text: str | None) -> list[str]:
     """The S3 paths a role file's text grants write access to; [] when it does not parse."""
     try:
-        config: Any = yaml.load(text, Loader=SAFE_LOADER) if text else None
+        config: Any = yaml.load(text, Loader=yaml_loader(text)) if text else None
     except yaml.YAMLError:
         return []
     s3 = config.get("s3") if isinstance(config, dict) else None

@@ -2,21 +2,31 @@
 
 Each path is checked by the structure rules, then by kind: DAG files and imports modules
 are imported in supervised workers, role files are parsed and built with iam_builder.
+With a cache (Loading.cache_dir, validation.cache), facts and problems of unchanged
+files are reused, and Airflow and iam_builder are imported only for files that are not.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from validation.checks import check_facts
 from validation.config import Config, enabled_rules, ignored_in
-from validation.facts import PathFacts, RepoFacts, Suppression, SuppressionFacts
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.facts import (
+    DagFileFacts,
+    ImportsModuleFacts,
+    PathFacts,
+    RepoFacts,
+    RoleFacts,
+    Suppression,
+    SuppressionFacts,
+)
 from validation.loaders.paths import all_paths, resolve
 from validation.loaders.repo import scan_repo, with_role_context
-from validation.loaders.roles import load_role
 from validation.loaders.suppressions import read_suppressions
 from validation.problems import Problem
 from validation.registry import Rule, Subject, all_rules
@@ -28,15 +38,41 @@ SUPPRESSIBLE = frozenset({Kind.DAG, Kind.ROLE, Kind.IMPORTS_MODULE, Kind.IMPORTS
 
 
 @dataclass
+class Timing:
+    path: str  # a DAG file
+    seconds: float  # to import it
+    cached: bool  # the time measured by the run that stored its facts
+
+
+@dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0  # paths checked
+    timings: list[Timing] = field(default_factory=list)  # of the DAG files loaded
+
+
+@dataclass
+class Loading:
+    """How the run loads facts: the content cache (validation.cache, None: no cache) and
+    who is told about the progress of DAG imports (done, total, current file)."""
+
+    cache_dir: Path | None = None
+    key_file: Path | None = None  # the cache's signing key (default: the user's cache)
+    progress: Callable[[int, int, str], None] | None = None
+    cache: Any = None  # the open FactCache
+    timings: list[Timing] = field(default_factory=list)
+    complete: bool = True  # every file's facts could be cached (no crash ...)
+    modules: set[str] = field(default_factory=set)  # repository files the DAGs imported
 
 
 def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
-        cwd: Path) -> Report:
+        cwd: Path, loading: Loading | None = None) -> Report:
     """Validate the named paths (and with ``everything``, every file the layout covers)."""
+    loading = _open_loading(root, config, loading)
     repo = _repo(root, config)
+    whole = _whole_run(root, everything and not raw_paths, config, repo, loading)
+    if whole is not None and (cached := whole.get()) is not None:
+        return cached
     rules = [rule for rule_id, rule in all_rules().items() if rule_id in enabled_rules(config)]
     named = [resolve(root, raw, cwd) for raw in raw_paths]
     found = [resolve(root, path, root) for path in all_paths(root)] if everything else []
@@ -46,10 +82,13 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
     for facts in paths:
         problems += check_facts(Subject.PATH, facts.path, facts, repo, rules)
     checkable = [facts for facts in paths if _checkable(facts, config)]
-    problems += _check_python(root, checkable, repo, config, rules)
-    problems += _check_roles(root, checkable, repo, rules)
+    problems += _check_python(root, checkable, repo, config, rules, loading)
+    problems += _check_roles(root, checkable, repo, rules, loading)
     problems = _selected(root, paths, problems, config, repo)
-    return Report(sorted(set(problems)), len(paths))
+    report = Report(sorted(set(problems)), len(paths), loading.timings)
+    if whole is not None and loading.complete:
+        whole.put(report, loading.modules)
+    return report
 
 
 def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], config: Config,
@@ -100,35 +139,156 @@ def _checkable(facts: PathFacts, config: Config) -> bool:
 
 
 def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: Config,
-                  rules: list[Rule]) -> list[Problem]:
+                  rules: list[Rule], loading: Loading) -> list[Problem]:
     if not any(rule.subject in (Subject.DAG, Subject.IMPORTS) for rule in rules):
         return []  # no rule would look at the facts: do not import anything
-    dag_files = [
-        DagFileRequest(p.path, p.route.env or "", p.route.project or "", p.route.name or "")
-        for p in paths if p.route.kind is Kind.DAG
-    ]
-    modules = [(p.path, p.route.name or "") for p in paths if p.route.kind is Kind.IMPORTS_MODULE]
-    settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
-                            memory_limit_mb=config.memory_limit_mb,
-                            cpu_limit_seconds=config.cpu_limit_seconds,
-                            env_allowlist=config.env_allowlist)
-    dags, imports = load_python_files(str(root), dag_files, modules, settings)
-    problems: list[Problem] = []
-    for path, dag_facts in dags.items():
-        problems += check_facts(Subject.DAG, path, dag_facts, repo, rules)
-    for path, module_facts in imports.items():
-        problems += check_facts(Subject.IMPORTS, path, module_facts, repo, rules)
+    python = [p for p in paths if p.route.kind in (Kind.DAG, Kind.IMPORTS_MODULE)]
+    problems, python, checks = _cached_problems(python, repo, rules, loading)
+    dags, imports = _load_python(root, python, config, loading)
+    for subject, kind, found in ((Subject.DAG, "dag", dags), (Subject.IMPORTS, "imports",
+                                                              imports)):
+        for path, facts in found.items():
+            problems += _check(subject, kind, path, facts, repo, rules, loading, checks)
     return problems
 
 
 def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
-                 rules: list[Rule]) -> list[Problem]:
+                 rules: list[Rule], loading: Loading) -> list[Problem]:
     roles = [path for path in paths if path.route.kind is Kind.ROLE]
     if roles:  # the cross-file role rules read the other roles and the DAG sources once
         repo = with_role_context(root, repo, [(p.route.env or "", p.route.name or "")
                                               for p in roles])
-    problems: list[Problem] = []
+    problems, roles, checks = _cached_problems(roles, repo, rules, loading)
     for path in roles:
-        facts = load_role(root, path.path, path.route.env or "", path.route.name or "")
-        problems += check_facts(Subject.ROLE, path.path, facts, repo, rules)
+        facts = _load_role(root, path, loading)
+        problems += _check(Subject.ROLE, "role", path.path, facts, repo, rules, loading,
+                           checks)
     return problems
+
+
+# -- loading facts, through the cache -------------------------------------------------------
+
+
+def _open_loading(root: Path, config: Config, loading: Loading | None) -> Loading:
+    loading = loading or Loading()
+    loading.timings, loading.complete, loading.modules = [], True, set()
+    if loading.cache_dir is not None:
+        from validation.cache import open_cache
+
+        settings = {"dag_timeout": config.dag_timeout, "memory_limit_mb": config.memory_limit_mb,
+                    "cpu_limit_seconds": config.cpu_limit_seconds,
+                    "env_allowlist": list(config.env_allowlist),
+                    "environments": list(config.environments)}
+        loading.cache = open_cache(loading.cache_dir, root, settings, loading.key_file)
+    return loading
+
+
+KINDS = {Kind.DAG: "dag", Kind.IMPORTS_MODULE: "imports", Kind.ROLE: "role"}
+
+
+def _whole_run(root: Path, everything: bool, config: Config, repo: RepoFacts,
+               loading: Loading) -> Any:
+    """The cache of the whole report, for ``--all`` alone (validation.cache.RunCache)."""
+    if loading.cache is None or not everything:
+        return None
+    from validation.cache import RunCache
+
+    return RunCache.inputs(loading.cache, config, repo, all_paths(root))
+
+
+def _cached_problems(paths: list[PathFacts], repo: RepoFacts, rules: list[Rule],
+                     loading: Loading) -> tuple[list[Problem], list[PathFacts], str]:
+    """The problems the cache holds for files whose facts, repository facts and rules are
+    unchanged, the files it has none for, and the digest of the repository facts and
+    rules (validation.cache.checks_digest; "" without a cache)."""
+    if loading.cache is None or not paths:
+        return [], paths, ""
+    from validation.cache import PROBLEMS, checks_digest
+
+    checks = checks_digest(repo, [rule.id for rule in rules])
+    problems: list[Problem] = []
+    missing = []
+    for path in paths:
+        kind = KINDS[path.route.kind]
+        found = loading.cache.get(kind + PROBLEMS, path.path, checks)
+        if found is None:
+            missing.append(path)
+            continue
+        problems += found.problems
+        loading.modules.update(found.modules)
+        if kind == "dag":
+            loading.timings.append(Timing(path.path, found.import_seconds, True))
+    return problems, missing, checks
+
+
+def _check(subject: Subject, kind: str, path: str, facts: Any, repo: RepoFacts,
+           rules: list[Rule], loading: Loading, checks: str) -> list[Problem]:
+    """The problems of one file's facts, stored in the cache (under ``checks``, the digest
+    of ``repo`` and ``rules``) for the next run."""
+    problems = check_facts(subject, path, facts, repo, rules)
+    if loading.cache is not None and checks:
+        from validation.cache import PROBLEMS, CachedProblems
+
+        seconds, modules = (facts.import_seconds, facts.imported_modules) if kind == "dag" \
+            else (0.0, [])
+        loading.cache.put(kind + PROBLEMS, path, CachedProblems(problems, seconds, modules),
+                          facts, checks)
+    return problems
+
+
+def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Loading
+                 ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
+    """Facts of the DAG files and imports modules among ``paths``: from the cache where
+    it has them, else imported in workers (and then stored). Airflow is imported only
+    when some file is not in the cache."""
+    cache = loading.cache
+    dags: dict[str, DagFileFacts] = {}
+    imports: dict[str, ImportsModuleFacts] = {}
+    dag_files, modules = [], []
+    for p in paths:
+        kind = KINDS.get(p.route.kind)
+        found = cache.get(kind, p.path) if cache is not None and kind else None
+        if found is not None:
+            (dags if kind == "dag" else imports)[p.path] = found
+        elif kind == "dag":
+            dag_files.append((p.path, p.route.env or "", p.route.project or "",
+                              p.route.name or ""))
+        elif kind == "imports":
+            modules.append((p.path, p.route.name or ""))
+    loading.timings += [Timing(path, facts.import_seconds, True) for path, facts in dags.items()]
+    loading.modules.update(module for facts in dags.values() for module in facts.imported_modules)
+    if dag_files or modules:
+        from validation.cache import cacheable
+        from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+
+        settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
+                                memory_limit_mb=config.memory_limit_mb,
+                                cpu_limit_seconds=config.cpu_limit_seconds,
+                                env_allowlist=config.env_allowlist)
+        new_dags, new_imports = load_python_files(
+            str(root), [DagFileRequest(*request) for request in dag_files], modules, settings,
+            loading.progress)
+        loading.timings += [Timing(path, facts.import_seconds, False)
+                            for path, facts in new_dags.items()]
+        loading.modules.update(module for facts in new_dags.values()
+                               for module in facts.imported_modules)
+        if cache is not None:
+            for kind, found in (("dag", new_dags), ("imports", new_imports)):
+                for path, facts in found.items():
+                    cache.put(kind, path, facts)
+                    loading.complete = loading.complete and cacheable(kind, facts)
+        dags.update(new_dags)
+        imports.update(new_imports)
+    return dags, imports
+
+
+def _load_role(root: Path, path: PathFacts, loading: Loading) -> RoleFacts:
+    cache = loading.cache
+    facts = cache.get("role", path.path) if cache is not None else None
+    if facts is None:
+        from validation.loaders.roles import load_role
+
+        facts = load_role(root, path.path, path.route.env or "", path.route.name or "")
+        if cache is not None:
+            cache.put("role", path.path, facts)
+    return facts

@@ -100,6 +100,29 @@ def preload() -> None:
         import airflow.models  # noqa: F401
         import mojap_airflow_tools.operators  # noqa: F401
         from airflow.providers.cncf.kubernetes.operators import kubernetes_pod  # noqa: F401
+    skip_unchanged_log_levels()
+
+
+def skip_unchanged_log_levels() -> None:
+    """Make Logger.setLevel a no-op when the level does not change.
+
+    The kubernetes client builds a Configuration for each env var, port, volume ... of a
+    pod, and each sets its two loggers to WARNING, which empties the level cache of every
+    logger of the process (a few hundred with Airflow): up to a third of the time a DAG
+    file of pod tasks takes to import. Setting a level a logger already has changes
+    nothing the cache holds, so skipping it is exact.
+    """
+    original = logging.Logger.setLevel
+    if getattr(original, "skips_unchanged", False):
+        return
+
+    def set_level(logger: logging.Logger, level: int | str) -> None:
+        if isinstance(level, int) and level == logger.level:
+            return
+        original(logger, level)
+
+    set_level.skips_unchanged = True  # type: ignore[attr-defined]
+    logging.Logger.setLevel = set_level  # type: ignore[method-assign]
 
 
 # -- inside a worker ----------------------------------------------------------------------

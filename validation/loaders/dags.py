@@ -9,6 +9,7 @@ import.
 
 from __future__ import annotations
 
+import gc
 import io
 import multiprocessing
 import os
@@ -18,7 +19,7 @@ import signal
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
@@ -30,6 +31,8 @@ GRACE_SECONDS = 5.0  # at most, past Airflow's own timeout, before the parent ki
 # Exceptions Airflow raises for a schedule it cannot parse, and the argument they are about.
 SCHEDULE_ERRORS = frozenset({"AirflowTimetableInvalid", "FormatError"})
 SCHEDULE_KEYWORDS = ("schedule_interval", "schedule")
+# Told, as files are imported: how many are done, of how many, and one being imported.
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ def load_python_files(
     dag_files: Iterable[DagFileRequest],
     modules: Iterable[tuple[str, str]],
     settings: LoadSettings,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
     """Facts for DAG files and for ``imports/`` modules ((path, module stem) pairs), keyed
     by repo-relative path. All are imported in one pool of supervised workers."""
@@ -68,7 +72,7 @@ def load_python_files(
             module.import_error = text
         else:
             jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
-    for path, outcome in _run_jobs(root, jobs, settings).items():
+    for path, outcome in _run_jobs(root, jobs, settings, progress).items():
         if path in dags:
             _merge(dags[path], outcome)
         else:
@@ -232,7 +236,8 @@ class _Worker:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[str, Any]:
+def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings,
+              progress: Progress | None = None) -> dict[str, Any]:
     """Run every job in supervised workers; an Outcome per path, whatever the files do."""
     if not jobs:
         return {}
@@ -240,10 +245,17 @@ def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[s
 
     dag_worker.prepare_environment(root, settings.timeout)
     dag_worker.preload()
-    return _supervise(root, jobs, settings)
+    # Airflow's objects are never garbage in the workers: freezing them keeps each worker's
+    # collector from walking (and so copying) the heap they share with the parent.
+    gc.freeze()
+    try:
+        return _supervise(root, jobs, settings, progress)
+    finally:
+        gc.unfreeze()
 
 
-def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[str, Any]:
+def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings,
+               progress: Progress | None = None) -> dict[str, Any]:
     pending = deque(sorted(jobs))
     count = min(settings.jobs or os.cpu_count() or 1, len(pending))
     # A slot holds a worker, or None once its worker was retired (forked again on demand).
@@ -255,12 +267,20 @@ def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings) -> dict[
                 if (worker is None or worker.path is None) and pending:
                     path = pending.popleft()
                     slots[index] = _dispatch(worker, path, jobs[path], root, settings)
+            if progress is not None:
+                _report_progress(progress, slots, len(outcomes), len(jobs))
             _collect(slots, outcomes, settings)
     finally:
         for worker in slots:
             if worker is not None:
                 worker.stop()
     return outcomes
+
+
+def _report_progress(progress: Progress, slots: list[_Worker | None], done: int,
+                     total: int) -> None:
+    busy = sorted(worker.path for worker in slots if worker is not None and worker.path)
+    progress(done, total, busy[0] if busy else "")
 
 
 def _dispatch(worker: _Worker | None, path: str, job: Any, root: str,

@@ -6,8 +6,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from validation.facts import RepoFacts, WriteGrant
 from validation.loaders.source import MAX_SOURCE_BYTES, Unreadable, read_bytes
@@ -15,11 +14,7 @@ from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")
 MAX_ROLE_BYTES = 1_000_000  # as the role loader: real role files have a few hundred bytes
-# libyaml's safe loader when PyYAML has it: ten times faster, and every role is read.
-# It recurses in C without a limit (a file of 100,000 "[" crashes the process), so it
-# only reads documents whose nesting is certainly shallow (MAX_C_DEPTH).
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-MAX_C_DEPTH = 200
+MAX_C_DEPTH = 200  # nesting libyaml may be given (see yaml_loader)
 
 
 def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
@@ -96,13 +91,14 @@ def _write_grants(root: Path, env: str, stems: frozenset[str],
 
 
 def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
+    import yaml  # here: a run that checks no role file need not import it
+
     grants = []
     for stem in sorted(stems):
         rel_path = f"environments/{env}/roles/{stem}.yaml"
         try:
             text = read_bytes(str(root / rel_path), MAX_ROLE_BYTES).decode("utf-8")
-            loader = SAFE_LOADER if _shallow(text) else yaml.SafeLoader
-            config = yaml.load(text, Loader=loader)
+            config = yaml.load(text, Loader=yaml_loader(text))
         except Exception:  # whatever is wrong with the file, its own check reports it
             continue
         s3 = config.get("s3") if isinstance(config, dict) else None
@@ -114,6 +110,16 @@ def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
                 grants += [WriteGrant(rel_path, access, path)
                            for path in paths if isinstance(path, str)]
     return grants
+
+
+def yaml_loader(text: str) -> Any:
+    """The safe loader for ``text``: libyaml's when PyYAML has it and the document's
+    nesting is certainly shallow (ten times faster, so every role can be read), else the
+    pure-Python one. libyaml recurses in C without a limit: a file of 100,000 "[" would
+    crash the process."""
+    import yaml  # here: a run that reads no YAML need not import it
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader) if _shallow(text) else yaml.SafeLoader
 
 
 def _shallow(text: str) -> bool:

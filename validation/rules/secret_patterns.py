@@ -21,6 +21,8 @@ itself; an ARN, a path or a URL (they name where the secret is kept).
 
 from __future__ import annotations
 
+import functools
+
 import re
 
 AWS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
@@ -59,6 +61,7 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=65536)  # tasks made in a loop repeat the same env vars
 def secret_kind(value: str, name: str | None = None) -> str | None:
     """What kind of secret ``value`` (bound to ``name``) looks like, masked, or None.
 
