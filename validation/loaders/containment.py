@@ -308,45 +308,50 @@ WATCHED_MODULES = ("builtins", "sys", "os", "signal", "socket", "threading", "ai
 def snapshot() -> dict[str, Any]:
     """What a file could change to affect the files imported after it in the same worker:
     the values of key modules and classes, every loaded module, signal handlers, the
-    environment, the import machinery."""
+    environment, the import machinery.
+
+    Objects are kept and compared by identity, never through id(): with the guard's audit
+    hook installed, every id() call raises a "builtins.id" audit event, and a snapshot
+    takes thousands of them.
+    """
     state: dict[str, Any] = {
-        "modules": {name: id(module) for name, module in list(sys.modules.items())},
-        "signals": {number: _handler_id(number) for number in _signals()},
-        "environ": dict(os.environ),
-        "meta_path": [id(item) for item in sys.meta_path],
-        "path_hooks": [id(item) for item in sys.path_hooks],
-        "interpreter": [sys.getrecursionlimit(), id(sys.gettrace()), id(sys.getprofile()),
-                        gc.isenabled(), sys.getswitchinterval(), os.getcwd()],
+        "modules": dict(sys.modules),
+        "signals": {number: _handler(number) for number in _signals()},
+        "meta_path": list(sys.meta_path),
+        "path_hooks": list(sys.path_hooks),
+        "values": [os.environ.copy(), sys.getrecursionlimit(), sys.gettrace(),
+                   sys.getprofile(), gc.isenabled(), sys.getswitchinterval(), os.getcwd()],
     }
     for name in WATCHED_MODULES:
         module = sys.modules.get(name)
         if module is not None:
-            state[name] = _values(vars(module))
+            state[name] = dict(vars(module))
     from airflow.models.baseoperator import BaseOperator
     from airflow.models.dag import DAG
 
-    state["DAG"], state["BaseOperator"] = _values(vars(DAG)), _values(vars(BaseOperator))
+    state["DAG"], state["BaseOperator"] = dict(vars(DAG)), dict(vars(BaseOperator))
     return state
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Whether anything of ``before`` is different in ``after`` (new modules are fine)."""
+    """Whether anything of ``before`` is not the same object in ``after`` (new modules and
+    names are fine); "values" are compared by value."""
     for key, value in before.items():
         current = after.get(key)
-        if isinstance(value, dict):
-            if not isinstance(current, dict) or any(
-                    current.get(name, _GONE) != old for name, old in value.items()):
+        if key == "values":
+            if current != value:
                 return True
-        elif current != value:
+        elif isinstance(value, dict):
+            if not isinstance(current, dict) or any(
+                    current.get(name, _GONE) is not old for name, old in value.items()):
+                return True
+        elif not isinstance(current, list) or len(current) != len(value) or any(
+                new is not old for new, old in zip(current, value)):
             return True
     return False
 
 
 _GONE = object()
-
-
-def _values(namespace: dict[str, Any]) -> dict[str, int]:
-    return {name: id(value) for name, value in list(namespace.items())}
 
 
 def _signals() -> list[int]:
@@ -355,8 +360,8 @@ def _signals() -> list[int]:
             if number not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGALRM)]
 
 
-def _handler_id(number: int) -> int:
+def _handler(number: int) -> Any:
     try:
-        return id(signal.getsignal(number))
+        return signal.getsignal(number)
     except (ValueError, OSError):
-        return 0
+        return None
