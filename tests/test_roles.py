@@ -10,8 +10,10 @@ import dataclasses
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from validation.checks import check_facts
 from validation.facts import ErrorFacts, RoleFacts
@@ -314,3 +316,34 @@ def test_loader_on_unreadable_paths(tmp_path: Path, make: str) -> None:
         (tmp_path / rel_path).mkdir(parents=True)
     facts = load_role(tmp_path, rel_path, "dev", ROLE)
     assert facts.yaml_error is not None and facts.yaml_error.line == 1
+
+
+# The role loader builds with iam_builder's build_iam_policy, its schema check done once
+# instead of on every call: the policy and the error must be exactly iam_builder's own.
+BAD_CONFIGS = [{"athena": {"read": True}}, {"s3": {"read_only": "bucket/*"}},
+               {"secrets": "banana", "iam_role_name": 3}, {"kms": [1]}, {}]
+
+
+@pytest.mark.parametrize("path", sorted(GOOD.glob("*.yaml")), ids=lambda path: path.stem)
+def test_the_fast_build_gives_iam_builders_own_policy(path: Path) -> None:
+    from iam_builder.iam_builder import build_iam_policy
+
+    from validation.loaders.roles import _build_iam_policy
+
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert _build_iam_policy(config) == build_iam_policy(config)
+
+
+@pytest.mark.parametrize("config", BAD_CONFIGS)
+def test_the_fast_build_raises_iam_builders_own_error(config: dict[str, object]) -> None:
+    from iam_builder.iam_builder import build_iam_policy
+
+    from validation.loaders.roles import _build_iam_policy
+
+    def outcome(build: Any) -> tuple[str, str]:
+        try:
+            return "policy", json.dumps(build(config), sort_keys=True)
+        except Exception as error:  # compared, not hidden
+            return type(error).__name__, str(error)
+
+    assert outcome(_build_iam_policy) == outcome(build_iam_policy)
