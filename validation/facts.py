@@ -220,6 +220,11 @@ class DagFileFacts:
         """The DAGs Airflow's DagBag found and accepted."""
         return [dag for dag in self.dags if dag.registered]
 
+    @property
+    def registered_tasks(self) -> list[TaskFacts]:
+        """The tasks of the DAGs Airflow accepted."""
+        return [task for dag in self.registered_dags for task in dag.tasks]
+
 
 # -- imports modules ----------------------------------------------------------------------
 

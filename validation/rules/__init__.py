@@ -1,6 +1,7 @@
 """The rules, one module per family. Importing this package registers every rule."""
 
 from validation.rules import (  # noqa: F401
+    dag_code,
     dags,
     imports,
     pods,
@@ -8,4 +9,5 @@ from validation.rules import (  # noqa: F401
     roles,
     security,
     structure,
+    task_roles,
 )

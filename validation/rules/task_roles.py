@@ -1,0 +1,146 @@
+"""Task role rules: the IAM role each task of a DAG file runs with (DagFileFacts).
+
+A role must exist in the DAG's own environment, belong to it, be well formed and belong
+to the DAG's project. Tasks made in a loop share a line and are reported once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+
+from validation.facts import DagFileFacts, RepoFacts, TaskFacts
+from validation.problems import Finding, Level
+from validation.registry import Subject, rule
+
+ROLE_NAME = re.compile(r"[a-z0-9_]+")
+
+
+@rule("DAG007", "role-missing", Level.ERROR, Subject.DAG)
+def role_missing(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A task uses a role that has no role file in the DAG's environment.
+
+    Why: the deployment creates an IAM role only for each file in
+    environments/<env>/roles/; a task whose role does not exist fails when it runs.
+
+    Bad:
+
+        # there is no environments/dev/roles/airflow_dev_examples_typo.yaml
+        ROLE = "airflow_dev_examples_typo"
+
+    Good:
+
+        ROLE = "airflow_dev_examples"  # environments/dev/roles/airflow_dev_examples.yaml exists
+    """
+    known = repo.roles.get(facts.env, frozenset())
+    for task, role in _roles(facts):
+        if not _well_formed(role, facts.env) or role in known:
+            continue
+        close = difflib.get_close_matches(role, sorted(known), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        yield Finding(
+            f"role '{role}' of task '{task.task_id}' has no role file "
+            f"environments/{facts.env}/roles/{role}.yaml{hint}: add it or use an existing role",
+            task.role_line, task.role_column)
+
+
+@rule("DAG008", "role-wrong-env", Level.ERROR, Subject.DAG)
+def role_wrong_env(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A task uses a role that does not belong to the DAG's environment.
+
+    Why: a DAG in environments/dev may only use roles named airflow_dev_*, and a prod DAG
+    only airflow_prod_*; the cluster lets pods assume no others, and environments must
+    not share access.
+
+    Bad:
+
+        # environments/dev/dags/examples/write_to_s3.py
+        ROLE = "airflow_prod_examples"
+
+    Good:
+
+        ROLE = "airflow_dev_examples"
+    """
+    prefix = f"airflow_{facts.env}_"
+    for task, role in _roles(facts):
+        # Compare the name as DAG009 would fix it, so one mistake is reported once.
+        if not role.lower().replace("-", "_").startswith(prefix):
+            yield Finding(
+                f"role '{role}' of task '{task.task_id}' is not a {facts.env} role: a DAG in "
+                f"environments/{facts.env} may only use roles named {prefix}<name>",
+                task.role_line, task.role_column)
+
+
+@rule("DAG009", "role-name-chars", Level.ERROR, Subject.DAG)
+def role_name_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A role name uses characters other than lowercase letters, digits and "_".
+
+    Why: role names are also role file names and must match iam_role_name exactly;
+    the platform's roles use only [a-z0-9_].
+
+    Bad:
+
+        ROLE = "airflow-dev-examples"
+
+    Good:
+
+        ROLE = "airflow_dev_examples"
+    """
+    for task, role in _roles(facts):
+        if not ROLE_NAME.fullmatch(role):
+            fixed = re.sub(r"[^a-z0-9_]+", "_", role.lower()).strip("_")
+            yield Finding(
+                f"role '{role}' of task '{task.task_id}' may only use a-z, 0-9 and '_': "
+                f"use '{fixed}'", task.role_line, task.role_column)
+
+
+@rule("DAG021", "role-other-project", Level.WARNING, Subject.DAG)
+def role_other_project(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A task uses a role whose name does not contain the project folder name.
+
+    Why: each project should run with its own role, so that it gets only the access it
+    needs; a role named after another project usually belongs to another team. The
+    project name must appear as whole "_"-separated words after airflow_<env>_ ("-"
+    counts as "_"): airflow_dev_cases_etl fits project cases, airflow_dev_showcases
+    does not.
+
+    Bad:
+
+        # environments/dev/dags/examples/report.py
+        ROLE = "airflow_dev_finance"
+
+    Good:
+
+        ROLE = "airflow_dev_examples"  # or airflow_dev_examples_<name>
+    """
+    prefix = f"airflow_{facts.env}_"
+    project = _words(facts.project)
+    for task, role in _roles(facts):
+        name = _words(role)
+        if not name.startswith(prefix) or f"_{project}_" in f"_{name[len(prefix):]}_":
+            continue
+        own = sorted(r for r in repo.roles.get(facts.env, ()) if f"_{project}_" in f"_{r}_")
+        hint = (f"this project's roles: {', '.join(own)}" if own else
+                f"add environments/{facts.env}/roles/{prefix}{project}.yaml")
+        yield Finding(
+            f"role '{role}' of task '{task.task_id}' does not name the project '{facts.project}':"
+            f" use a role of this project ({hint})", task.role_line, task.role_column)
+
+
+def _words(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+def _roles(facts: DagFileFacts) -> Iterator[tuple[TaskFacts, str]]:
+    """Each task's role, once per role and line (tasks made in a loop share a line)."""
+    seen: set[tuple[str, int]] = set()
+    for task in facts.registered_tasks:
+        if task.role is None or (task.role, task.role_line) in seen:
+            continue
+        seen.add((task.role, task.role_line))
+        yield task, task.role
+
+
+def _well_formed(role: str, env: str) -> bool:
+    return role.startswith(f"airflow_{env}_") and bool(ROLE_NAME.fullmatch(role))
