@@ -9,6 +9,8 @@ changed: not the repository, not HOME, not the user's AIRFLOW_HOME.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -36,8 +38,11 @@ class Run:
         return [problem for problem in self.problems if problem["path"] == path]
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+@pytest.fixture(scope="module", params=["no-cache", "cache"])
+def hostile(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """The corpus validated once without the cache, and with it: a cold run that fills
+    the cache, then the warm run the tests look at (the cache reads every file too)."""
     base = tmp_path_factory.mktemp("hostile")
     folders = hostile_repo.build(base)
     before = {name: hostile_repo.tree_hash(folder) for name, folder in folders.items()}
@@ -45,18 +50,27 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     for name, value in {**SECRETS, "HOME": str(folders["home"]),
                         "AIRFLOW_HOME": str(folders["airflow_home"])}.items():
         capture.setenv(name, value)
+    argv = ["--all", "--format", "json"]
+    if request.param == "cache":
+        capture.delenv("VALIDATION_NO_CACHE", raising=False)
+        capture.setenv("XDG_CACHE_HOME", str(base / "xdg"))  # the signing key
+        argv += ["--cache-dir", str(base / "cache")]
     capture.chdir(folders["repo"])
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = main(["--all", "--format", "json"])
+        runs = [_main(argv) for _ in range(1 if request.param == "no-cache" else 2)]
     finally:
         capture.undo()
-    yield Run(folders, before, status, out.getvalue(), err.getvalue())
+    status, output, errors = runs[-1]
+    assert all(run == runs[-1] for run in runs), "a warm run differs from the cold one"
+    yield Run(folders, before, status, output, errors)
     hostile_repo.remove(base)
+
+
+def _main(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
 
 
 def _key(problem: dict[str, Any]) -> tuple[str, int, str]:

@@ -52,12 +52,14 @@ from typing import Any
 from validation import __version__
 from validation.codec import decode, encode
 from validation.facts import DagFileFacts, ImportsModuleFacts, RoleFacts
+from validation.loaders.source import Unreadable, read_bytes
 from validation.problems import Problem
 
 FORMAT = 1
 DEFAULT_FOLDER = ".validation_cache"
 LOCK_FILE = "requirements-validation.txt"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
+MAX_HASHED_BYTES = 64 * 1024 * 1024  # larger repository files are never cached
 KEY_BYTES = 32
 # Import failures that may depend on a file that does not exist yet: never cached.
 UNSTABLE_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
@@ -146,11 +148,11 @@ class FactCache:
         path = os.path.normpath(os.path.join(self._root, rel_path))
         if os.path.isabs(rel_path) or not path.startswith(self._root + os.sep):
             return None
-        try:
-            with open(path, "rb") as stream:
-                return _sha256(stream.read())
-        except (OSError, ValueError):
+        try:  # never blocks on a FIFO; a file too large to hash is not cached
+            data = read_bytes(path, MAX_HASHED_BYTES)
+        except Unreadable:
             return None
+        return _sha256(data) if len(data) <= MAX_HASHED_BYTES else None
 
     def imports_files(self) -> list[str]:
         """The Python files under imports/, repo-relative, once per run."""

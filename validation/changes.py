@@ -28,8 +28,9 @@ import configparser
 from dataclasses import dataclass
 from pathlib import Path
 
+from validation.git import GitError, git
 from validation.loaders.paths import all_paths
-from validation.reporters.changes import GitError, git
+from validation.loaders.source import MAX_SOURCE_BYTES, Unreadable, read_bytes
 from validation.routes import route
 
 # Changes to these make every result suspect: validate everything.
@@ -132,9 +133,9 @@ def validator_changed(root: Path, changes: Changes) -> bool:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    try:  # never blocks on a FIFO
+        return read_bytes(str(path), MAX_SOURCE_BYTES).decode("utf-8")
+    except (Unreadable, UnicodeDecodeError, ValueError):
         return None
 
 

@@ -21,9 +21,10 @@ from typing import Any
 import yaml
 
 from validation.changes import old_text
+from validation.git import GitError, git
 from validation.loaders.paths import all_paths
+from validation.loaders.source import MAX_SOURCE_BYTES, Unreadable, read_bytes
 from validation.loaders.repo import WRITE_ACCESS, roles_named_in, yaml_loader
-from validation.reporters.changes import GitError, git
 from validation.routes import Kind, route
 from validation.s3 import globs_overlap, normal_path
 
@@ -240,7 +241,7 @@ def _existed(repo: Repository, path: str) -> bool:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    try:  # never blocks on a FIFO; what the loaders would not read is not read here
+        return read_bytes(str(path), MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
+    except (Unreadable, ValueError):
         return None

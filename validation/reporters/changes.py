@@ -3,20 +3,18 @@ format can annotate the problems a reviewer is looking at first.
 
 :func:`parse_diff` is pure. :func:`changed_lines` runs git and never raises: no git, not a
 repository, an unknown ref, a timeout all give None ("not known"), and the reporter then
-keeps the report's order. :func:`git` is the one place the validator runs git (also for
---changed-since and --policy-diff): it raises GitError with a message for the user.
+keeps the report's order. git itself is run by validation.git.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
+from validation.git import GitError, git
 from validation.reporters.base import ChangedLines
 
 HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
-GIT_TIMEOUT = 60  # seconds, for each git command
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
 
@@ -81,27 +79,6 @@ def changed_lines(root: Path, base: str) -> ChangedLines | None:
                         "--no-ext-diff", "--relative", ref, "--")
             return None if diff is None else parse_diff(diff)
     return None
-
-
-class GitError(Exception):
-    """git is missing, failed or hung; the message says which, for the user."""
-
-
-def git(root: Path, *args: str) -> str:
-    """git's stdout, run in ``root``; GitError with git's own message when it fails."""
-    try:
-        result = subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=GIT_TIMEOUT,
-                                stdin=subprocess.DEVNULL, check=False)
-    except FileNotFoundError:
-        raise GitError("git is not installed (or not on PATH)") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git {args[0]} took longer than {GIT_TIMEOUT} s") from None
-    except (OSError, subprocess.SubprocessError, ValueError) as error:
-        raise GitError(f"cannot run git: {error}") from None
-    if result.returncode != 0:
-        said = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
-        raise GitError(said[0] if said else f"git {args[0]} failed ({result.returncode})")
-    return result.stdout.decode("utf-8", errors="replace")
 
 
 def _git(root: Path, *args: str) -> str | None:
