@@ -30,7 +30,7 @@ from pathlib import Path
 
 from validation.git import GitError, git
 from validation.loaders.paths import all_paths
-from validation.loaders.source import MAX_SOURCE_BYTES, Unreadable, read_bytes
+from validation.loaders.source import read_text
 from validation.routes import route
 
 # Changes to these make every result suspect: validate everything.
@@ -127,16 +127,9 @@ def validator_changed(root: Path, changes: Changes) -> bool:
         if path.startswith(VALIDATOR_PREFIXES) or path in VALIDATOR_FILES:
             return True
     if CONFIG_FILE in (*changes.changed, *changes.deleted):
-        now = _read(root / CONFIG_FILE)
+        now = read_text(root / CONFIG_FILE, errors="strict")
         return _section(now) != _section(old_text(root, changes.base, CONFIG_FILE))
     return False
-
-
-def _read(path: Path) -> str | None:
-    try:  # never blocks on a FIFO
-        return read_bytes(str(path), MAX_SOURCE_BYTES).decode("utf-8")
-    except (Unreadable, UnicodeDecodeError, ValueError):
-        return None
 
 
 def _section(text: str | None) -> dict[str, str] | None:

@@ -23,7 +23,7 @@ import yaml
 from validation.changes import old_text
 from validation.git import GitError, git
 from validation.loaders.paths import all_paths
-from validation.loaders.source import MAX_SOURCE_BYTES, Unreadable, read_bytes
+from validation.loaders.source import read_text
 from validation.loaders.repo import WRITE_ACCESS, roles_named_in, yaml_loader
 from validation.routes import Kind, route
 from validation.s3 import globs_overlap, normal_path
@@ -61,7 +61,7 @@ class Repository:
         for path in all_paths(root):
             where = route(path)
             if where.kind in PYTHON:
-                text = _read(root / path) or ""
+                text = read_text(root / path) or ""
                 sources[path] = Source(path, where.kind, where.env, where.project, text,
                                        imported_files(text, inside_imports=where.env is None))
             elif where.kind is Kind.ROLE and where.env and where.name:
@@ -176,7 +176,7 @@ def role_users(repo: Repository, env: str, stem: str) -> set[str]:
 def named_roles(repo: Repository, path: str, env: str | None) -> set[str]:
     """The role files (existing now) that the source names now or named at the base
     (ROL016); a module of imports/ counts for every environment."""
-    text = "\n".join(filter(None, (_read(repo.root / path),
+    text = "\n".join(filter(None, (read_text(repo.root / path),
                                    old_text(repo.root, repo.base, path))))
     found: set[str] = set()
     for role_env, stems in repo.roles.items():
@@ -188,7 +188,7 @@ def named_roles(repo: Repository, path: str, env: str | None) -> set[str]:
 def overlapping_roles(repo: Repository, path: str, env: str) -> set[str]:
     """The other environments' roles whose write paths overlap the role's write paths,
     now or at the base (SEC001)."""
-    mine = [normal_path(p) for text in (_read(repo.root / path),
+    mine = [normal_path(p) for text in (read_text(repo.root / path),
                                         old_text(repo.root, repo.base, path))
             for p in write_paths(text)]
     found: set[str] = set()
@@ -198,7 +198,7 @@ def overlapping_roles(repo: Repository, path: str, env: str) -> set[str]:
         if other_env == env:
             continue
         for other in stems.values():
-            theirs = [normal_path(p) for p in write_paths(_read(repo.root / other))]
+            theirs = [normal_path(p) for p in write_paths(read_text(repo.root / other))]
             if any(globs_overlap(a, b) for a in mine for b in theirs):
                 found.add(other)
     return found
@@ -238,10 +238,3 @@ def _existed(repo: Repository, path: str) -> bool:
     except GitError:
         return False
     return True
-
-
-def _read(path: Path) -> str | None:
-    try:  # never blocks on a FIFO; what the loaders would not read is not read here
-        return read_bytes(str(path), MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
-    except (Unreadable, ValueError):
-        return None

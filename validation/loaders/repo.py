@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from validation.facts import RepoFacts, WriteGrant
-from validation.loaders.source import MAX_SOURCE_BYTES, Unreadable, read_bytes
+from validation.loaders.source import read_text
 from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")
@@ -96,8 +96,10 @@ def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
     grants = []
     for stem in sorted(stems):
         rel_path = f"environments/{env}/roles/{stem}.yaml"
+        text = read_text(root / rel_path, MAX_ROLE_BYTES, errors="strict")
+        if text is None:
+            continue  # not a regular file, too large or not UTF-8: its own check says so
         try:
-            text = read_bytes(str(root / rel_path), MAX_ROLE_BYTES).decode("utf-8")
             config = yaml.load(text, Loader=yaml_loader(text))
         except Exception:  # whatever is wrong with the file, its own check reports it
             continue
@@ -150,7 +152,7 @@ def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[s
     words: set[str] = set()
     templated: set[str] = set()
     for path in files:  # one file at a time: memory grows with the words, not the files
-        file_words, file_templated = _role_words(_read_text(path))
+        file_words, file_templated = _role_words(read_text(path) or "")
         words |= file_words
         templated |= file_templated
     return _named(words, templated, env, stems)
@@ -176,12 +178,3 @@ def _named(words: set[str], templated: set[str], env: str,
         stem for stem in stems
         if stem in words or stem.replace("_", "-") in words
         or (stem.startswith(prefix) and stem[len(prefix):] in templated))
-
-
-def _read_text(path: Path) -> str:
-    """The text of a source file; nothing for one that is not a regular file or too large
-    (its own check reports it)."""
-    try:
-        return read_bytes(str(path), MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
-    except Unreadable:
-        return ""

@@ -63,6 +63,23 @@ def read_bytes(path: str, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def read_text(path: str | os.PathLike[str], limit: int = MAX_SOURCE_BYTES,
+              errors: str = "replace") -> str | None:
+    """The text of a regular file of at most ``limit`` bytes, or None: for the readers
+    beside the loaders (cross-file context, the cache's callers, reporters), which skip a
+    file its own check reports. Never blocks, never reads more than the limit."""
+    try:
+        data = read_bytes(os.fspath(path), limit)
+    except Unreadable:
+        return None
+    if len(data) > limit:
+        return None
+    try:
+        return data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError:
+        return None
+
+
 def read_source(path: str) -> str | ErrorFacts:
     """The file's text, or an ErrorFacts saying why it cannot be read as Python source."""
     try:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from validation import __version__
-from validation.loaders.source import MAX_SOURCE_BYTES, Unreadable, read_bytes
+from validation.loaders.source import read_text
 from validation.problems import Level, Problem
 from validation.registry import Rule, all_rules
 from validation.reporters.base import Options
@@ -132,8 +132,4 @@ class _LineReader:
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:  # never blocks on a FIFO, never reads more than a source file may hold
-        data = read_bytes(str(path), MAX_SOURCE_BYTES)
-    except (Unreadable, ValueError):
-        return []
-    return data[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace").splitlines()
+    return (read_text(path) or "").splitlines()
