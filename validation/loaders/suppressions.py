@@ -18,8 +18,8 @@ import re
 import tokenize
 
 from validation.facts import Suppression
+from validation.loaders.source import read_text
 
-MAX_BYTES = 1_000_000  # as the DAG source cap: larger files are reported, not read
 FAMILIES = ("STR", "DAG", "ROL", "SEC", "IMP")
 _CODE = r"[A-Za-z]{3}\d{3}"
 _NOQA = re.compile(r"#\s*noqa\s*:\s*(?P<codes>[A-Za-z0-9]+(?:[\s,]+[A-Za-z0-9]+)*)", re.I)
@@ -30,14 +30,10 @@ _YAML_COMMENT = re.compile(r"(?:^|\s)(#.*)$")
 
 def read_suppressions(path: str) -> list[Suppression]:
     """The suppressions in the file at ``path`` (nothing when it cannot be read)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError:
+    text = read_text(path)
+    if text is None or "#" not in text:
         return []
-    if len(data) > MAX_BYTES or b"#" not in data:
-        return []
-    text = data.decode("utf-8-sig", errors="replace")
+    text = text.removeprefix("\ufeff")
     comments = _python_comments(text) if path.endswith(".py") else _yaml_comments(text)
     found = []
     for line, column, comment in comments:
