@@ -47,6 +47,7 @@ CATALOGUE = {
     "IMP003": ("import-error", "error"), "IMP004": ("defines-dag", "error"),
     # Beyond the catalogue, in its families:
     "STR009": ("unused-suppression", "warning"),
+    "STR010": ("airflow-root-file", "error"),
     "DAG023": ("network-at-import", "warning"),
     "DAG024": ("pod-without-role", "warning"),
 }

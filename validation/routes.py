@@ -23,6 +23,18 @@ class Kind(str, enum.Enum):
     UNCHECKED = "unchecked"  # outside environments/ and imports/: not ours to check
 
 
+# What Airflow imports from the repository root by itself (were the root on sys.path or
+# the Airflow home): the cluster-policy module and every module of the plugins folder.
+# --all lists them and STR010 reports them.
+AIRFLOW_ROOT_FILES = ("airflow_local_settings.py",)
+AIRFLOW_ROOT_FOLDERS = ("plugins",)
+
+
+def airflow_imports(rel_path: str) -> bool:
+    """Whether Airflow would import the repo-relative ``rel_path`` by itself."""
+    return rel_path in AIRFLOW_ROOT_FILES or rel_path.split("/", 1)[0] in AIRFLOW_ROOT_FOLDERS
+
+
 _ENV = r"environments/(?P<env>[^/]+)"
 ROUTES: tuple[tuple[re.Pattern[str], Kind], ...] = tuple(
     (re.compile(pattern), kind)

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from validation.facts import PathFacts
-from validation.routes import Kind, Route, route
+from validation.routes import AIRFLOW_ROOT_FILES, AIRFLOW_ROOT_FOLDERS, Kind, Route, route
 
 SCANNED = ("environments", "imports")  # what --all lists; everything else is unchecked
 OUTSIDE = Route(Kind.UNKNOWN)  # the route of a path outside the repository (STR001)
@@ -38,13 +38,14 @@ def resolve(root: Path, raw: str, cwd: Path) -> PathFacts:
 
 
 def all_paths(root: Path) -> list[str]:
-    """Every file under environments/ and imports/, repo-relative and sorted (for --all).
+    """Every file under environments/ and imports/, repo-relative and sorted (for --all),
+    and the files at the root that Airflow would import (airflow_local_settings.py, plugins/).
 
     Hidden entries (names starting with ".") and ``__pycache__`` folders are skipped, and
     directory symlinks are never followed (a symlink to a file is listed like a file).
     """
-    found: list[str] = []
-    for top in SCANNED:
+    found = [name for name in AIRFLOW_ROOT_FILES if os.path.lexists(Path(root) / name)]
+    for top in SCANNED + AIRFLOW_ROOT_FOLDERS:
         folder = Path(root) / top
         if folder.is_symlink() or not folder.is_dir():
             continue

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from validation.facts import PathFacts, RepoFacts, SuppressionFacts
 from validation.problems import Finding, Level
 from validation.registry import Subject, rule
-from validation.routes import Kind
+from validation.routes import AIRFLOW_ROOT_FILES, Kind, airflow_imports
 
 DAG_PLACE = "environments/<env>/dags/<project>/<dag>.py"
 GOOD_NAME = re.compile(r"[a-z0-9_]+")
@@ -329,6 +329,37 @@ def missing_path(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
             "a folder, not a file: name the files in it, or use --all to validate the whole"
             " repository"
         )
+
+
+# -- STR010 -------------------------------------------------------------------------------
+
+@rule("STR010", "airflow-root-file", Level.ERROR, Subject.PATH)
+def airflow_root_file(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
+    """A file at the root that Airflow imports by itself: airflow_local_settings.py, plugins/.
+
+    Why: Airflow imports `airflow_local_settings` (cluster policies) and every module of its
+    plugins folder into each of its processes, before and apart from any DAG: code there
+    would run with Airflow's own rights in the scheduler, workers and web server. DAGs do
+    not deploy it, and the validator never imports it (it keeps the root off `sys.path`
+    until a DAG file runs, behind the kernel's lock-down), so nothing checks what it does.
+    Shared code belongs in `imports/`; platform settings belong to the platform.
+
+    Bad:
+
+        airflow_local_settings.py
+        plugins/my_operator.py
+
+    Good:
+
+        imports/project_1_operators.py
+    """
+    if not _placed(facts) or not airflow_imports(facts.path):
+        return
+    what = ("Airflow imports airflow_local_settings.py into every one of its processes "
+            "(cluster policies)" if facts.path in AIRFLOW_ROOT_FILES else
+            f"Airflow imports every module of {facts.path.split('/', 1)[0]}/ as a plugin")
+    yield Finding(f"{what}, apart from any DAG: the validator does not import it and the "
+                  "platform does not deploy it; move shared code to imports/")
 
 
 # -- STR009 -------------------------------------------------------------------------------
