@@ -35,20 +35,26 @@ def test_a_file_over_its_cpu_time_is_a_crash_at_its_line(tmp_path: Path) -> None
 def test_the_parent_names_sigxcpu_when_the_worker_dies_of_it() -> None:
     import signal
 
-    from validation.loaders.dags import _exit_facts
+    from validation.loaders.dag.supervisor import exit_facts
 
-    assert "CPU time" in _exit_facts(-signal.SIGXCPU).message
+    assert "CPU time" in exit_facts(-signal.SIGXCPU).message
 
 
-def test_processes_started_behind_the_guard_die_with_the_worker(tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
+def test_processes_started_behind_the_guard_never_start_or_die_with_the_child(
+        tmp_path: Path) -> None:
+    from validation.loaders.dag import lockdown
+
+    pid_file = tmp_path / "folder" / "pid"
+    pid_file.parent.mkdir()
     text = (f"import ctypes\n"
             f"ctypes.CDLL(None).system(b'sleep 300 & echo $! > {pid_file}')\n"
             "raise SystemExit(1)\n")
     facts = _load(tmp_path, "escapes", text)
     assert facts.crash is not None  # type: ignore[attr-defined]
-    pid = int(pid_file.read_text())
-    assert _gone_or_zombie(pid)
+    if lockdown.available().kernel:  # seccomp: no fork, no exec
+        assert not pid_file.exists()
+    else:  # the child's process group is killed when its file is done
+        assert _gone_or_zombie(int(pid_file.read_text()))
 
 
 def _gone_or_zombie(pid: int) -> bool:
@@ -144,26 +150,3 @@ def test_the_limits_are_configured_in_setup_cfg(tmp_path: Path) -> None:
     (tmp_path / "setup.cfg").write_text("[validation]\ncpu_limit_seconds = -1\n")
     with pytest.raises(ConfigError, match="cpu_limit_seconds = -1"):
         load_config(tmp_path)
-
-
-def test_a_file_that_leaves_a_process_retires_its_worker(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from validation.loaders import dags as loader
-
-    forked = []
-    original = loader._Worker.__init__
-
-    def counting(self: object, *args: object) -> None:
-        forked.append(args)
-        original(self, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(loader._Worker, "__init__", counting)
-    (tmp_path / DAGS).mkdir(parents=True)
-    (tmp_path / DAGS / "a_leaves.py").write_text(
-        "import ctypes\nctypes.CDLL(None).system(b'sleep 300 &')\n")
-    (tmp_path / DAGS / "b_next.py").write_text("x = 1\n")
-    (tmp_path / DAGS / "c_next.py").write_text("x = 1\n")
-    requests = [DagFileRequest(f"{DAGS}/{name}.py", "dev", "limits", name)
-                for name in ("a_leaves", "b_next", "c_next")]
-    load_python_files(str(tmp_path), requests, [], LoadSettings(timeout=60.0, jobs=1))
-    assert len(forked) == 2  # a fresh worker after a_leaves; b and c share one

@@ -11,6 +11,7 @@ import argparse
 import difflib
 import os
 import re
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -38,6 +39,19 @@ class _Parser(argparse.ArgumentParser):
 
 class _UsageError(Exception):
     pass
+
+
+class _LoadFailure(Exception):
+    """DAG files could not be imported as the run requires (no kernel containment under
+    CI=true, a lock-down that failed): exit 3 with the reason, not a bug report."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind (every child killed, every folder removed) and exit 143."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,9 +121,24 @@ def _add_speed_options(parser: argparse.ArgumentParser) -> None:
                        help="keep the cache in DIR (default: .validation_cache at the root)")
     group.add_argument("--timings", action="store_true",
                        help="print the slowest DAG imports on stderr")
+    group.add_argument("--allow-weak-containment", action="store_true",
+                       help="under CI=true, import DAG files even where the kernel offers no "
+                       "containment (Landlock and seccomp), behind the audit-hook guard alone")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        return _guarded_main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _guarded_main(argv: Sequence[str] | None) -> int:
     try:
         return _main(argv)
     except _UsageError as error:
@@ -121,8 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (SIGINT): the run was stopped, no report", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("terminated (SIGTERM): the run was stopped, no report", file=sys.stderr)
+        return 143
+    except _LoadFailure as error:
+        print(f"validation: {error}", file=sys.stderr)
+        return EXIT_INTERNAL
     except Exception as error:
         if os.environ.get("VALIDATION_DEBUG"):
             traceback.print_exc()
@@ -200,6 +235,7 @@ def _policy_command(root: Path, args: argparse.Namespace) -> int:
 
 def _run_with_speed_options(run: Any, root: Path, paths: list[str], everything: bool,
                             args: argparse.Namespace, config: Config) -> Any:
+    from validation.loaders.dag.supervisor import LoaderError
     from validation.progress import ProgressLine, timings_table
     from validation.runner import Loading
 
@@ -208,8 +244,13 @@ def _run_with_speed_options(run: Any, root: Path, paths: list[str], everything: 
         Path(args.cache_dir).resolve() if args.cache_dir else root / ".validation_cache")
     progress = None if args.quiet or not _is_terminal(sys.stderr) else ProgressLine(sys.stderr)
     try:
-        report = run(root, paths, everything=everything, config=config,
-                     cwd=Path.cwd(), loading=Loading(cache_dir=cache_dir, progress=progress))
+        require_kernel = (os.environ.get("CI") == "true"
+                          and not args.allow_weak_containment)
+        report = run(root, paths, everything=everything, config=config, cwd=Path.cwd(),
+                     loading=Loading(cache_dir=cache_dir, progress=progress,
+                                     require_kernel=require_kernel))
+    except LoaderError as error:
+        raise _LoadFailure(str(error)) from None
     finally:
         if progress is not None:
             progress.close()

@@ -49,6 +49,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0  # paths checked
     timings: list[Timing] = field(default_factory=list)  # of the DAG files loaded
+    notes: list[str] = field(default_factory=list)  # how the run went, for the summary
 
 
 @dataclass
@@ -63,6 +64,8 @@ class Loading:
     timings: list[Timing] = field(default_factory=list)
     complete: bool = True  # every file's facts could be cached (no crash ...)
     modules: set[str] = field(default_factory=set)  # repository files the DAGs imported
+    require_kernel: bool = False  # no DAG import without kernel containment (CI=true)
+    notes: list[str] = field(default_factory=list)  # e.g. imports without kernel containment
 
 
 def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
@@ -85,7 +88,7 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
     problems += _check_python(root, checkable, repo, config, rules, loading)
     problems += _check_roles(root, checkable, repo, rules, loading)
     problems = _selected(root, paths, problems, config, repo)
-    report = Report(sorted(set(problems)), len(paths), loading.timings)
+    report = Report(sorted(set(problems)), len(paths), loading.timings, list(loading.notes))
     if whole is not None and loading.complete:
         whole.put(report, loading.modules)
     return report
@@ -172,6 +175,7 @@ def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
 def _open_loading(root: Path, config: Config, loading: Loading | None) -> Loading:
     loading = loading or Loading()
     loading.timings, loading.complete, loading.modules = [], True, set()
+    loading.notes = []
     if loading.cache_dir is not None:
         from validation.cache import open_cache
 
@@ -264,15 +268,22 @@ def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Lo
         settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
                                 memory_limit_mb=config.memory_limit_mb,
                                 cpu_limit_seconds=config.cpu_limit_seconds,
-                                env_allowlist=config.env_allowlist)
+                                env_allowlist=config.env_allowlist,
+                                require_kernel=loading.require_kernel)
+        contained: list[Any] = []
         new_dags, new_imports = load_python_files(
             str(root), [DagFileRequest(*request) for request in dag_files], modules, settings,
-            loading.progress)
+            loading.progress, contained.append)
+        weak = [found for found in contained if not found.kernel]
+        if weak:
+            # Results a file could have forged for others: reported once, never cached.
+            loading.notes.append(f"DAG files were imported {weak[0].describe()}")
+            loading.complete = False
         loading.timings += [Timing(path, facts.import_seconds, False)
                             for path, facts in new_dags.items()]
         loading.modules.update(module for facts in new_dags.values()
                                for module in facts.imported_modules)
-        if cache is not None:
+        if cache is not None and not weak:
             for kind, found in (("dag", new_dags), ("imports", new_imports)):
                 for path, facts in found.items():
                     cache.put(kind, path, facts)

@@ -1,31 +1,26 @@
-"""Containment of the DAG code a worker runs: environment, limits, folders, guards.
+"""The environment of the zygote, and the audit-hook guard of a child importing a file.
 
-A guard against accidents, not a security sandbox: everything here is done from inside
-the same Python process as the DAG code, which could undo most of it with enough effort
-(ctypes, for one). What it does, in a worker (a process forked for importing files):
+The wall is the kernel's (validation.loaders.dag.lockdown: Landlock, seccomp, rlimits),
+set up before a line of DAG code runs. What is here is Python-level and so no wall: it
+gives friendly messages and line numbers where the kernel would only say EPERM, and it
+is all there is where the kernel has no Landlock or seccomp (the report says so):
 
-- the environment keeps only what Airflow needs plus a configured allowlist, never
-  credentials-like variables;
-- limits: address space (RLIMIT_AS), CPU time per file (RLIMIT_CPU, SIGXCPU), no core
-  files, at most MAX_THREADS threads per file, processes (RLIMIT_NPROC, not for root);
-  the worker is its own process group, which the supervisor kills as a whole;
-- the working directory, HOME and TMPDIR are a temporary folder;
-- while a file is imported, an audit hook (which Python code cannot remove) refuses:
-  writing, deleting or renaming anything outside the temporary folders; starting
-  processes; signalling other processes; reading other processes' /proc entries and
-  any process's environ; and any network use (connect, send, name look-ups), which is
-  also recorded, with the line of the file that tried it (DAG023).
+- the zygote's environment keeps only what Airflow needs plus a configured allowlist,
+  never credentials-like variables;
+- while a file is imported, an audit hook refuses writing, deleting or renaming anything
+  outside the child's folder; starting processes; signalling other processes; reading
+  other processes' /proc entries and any process's environ; and any network use
+  (connect, send, name look-ups), which is also recorded, with the line of the file
+  that tried it (DAG023); and at most MAX_THREADS threads are started per file;
+- SIGXCPU (the CPU time limit) raises CpuLimitExceeded, so the file gets the line.
 """
 
 from __future__ import annotations
 
 import errno
 import fnmatch
-import gc
 import os
-import resource
 import signal
-import stat
 import sys
 import threading
 from typing import Any
@@ -74,78 +69,6 @@ def worker_environment(environ: dict[str, str], allowlist: tuple[str, ...],
             or (matches(name, allowlist) and not matches(name, CREDENTIALS_LIKE))}
     kept.update({"HOME": folder, "TMPDIR": folder})
     return kept
-
-
-def enter(folder: str, allowlist: tuple[str, ...], memory_limit_mb: int) -> None:
-    """Set up a freshly forked worker: own process group, environment, folder, limits."""
-    try:
-        os.setpgid(0, 0)
-    except OSError:  # pragma: no cover  (the parent did it first)
-        pass
-    scrubbed = worker_environment(dict(os.environ), allowlist, folder)
-    os.environ.clear()
-    os.environ.update(scrubbed)
-    import tempfile
-
-    tempfile.tempdir = folder
-    os.chdir(folder)
-    _limit(resource.RLIMIT_CORE, 0)
-    _limit_processes()
-    if memory_limit_mb > 0:
-        _limit(resource.RLIMIT_AS, memory_limit_mb * 1024 * 1024)
-
-
-def _limit_processes() -> None:
-    """A fork bomb through ctypes (os.fork is refused) meets RLIMIT_NPROC: a few more
-    tasks than the whole machine runs now (/proc/loadavg counts threads too, as the
-    limit does). The limit counts the user's tasks and does not apply to root, for whom
-    the supervisor's process-group kill is what stops it."""
-    if os.geteuid() == 0:
-        return
-    try:
-        with open("/proc/loadavg", encoding="ascii") as handle:
-            tasks = int(handle.read().split()[3].split("/")[1])
-    except (OSError, ValueError, IndexError):  # pragma: no cover  (no /proc)
-        return
-    _limit(resource.RLIMIT_NPROC, tasks + MAX_THREADS + 64)
-
-
-def _limit(which: int, wanted: int) -> None:
-    """Lower the soft limit ``which`` to ``wanted``; never raises the hard limit."""
-    _, hard = resource.getrlimit(which)
-    if hard != resource.RLIM_INFINITY:
-        wanted = min(wanted, hard)
-    resource.setrlimit(which, (wanted, hard))
-
-
-def close_inherited(keep: int) -> None:
-    """Close the pipes and sockets the worker inherited from the parent (other workers'
-    channels, say), except its own channel ``keep``; stdin reads from /dev/null."""
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    try:
-        fds = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:  # pragma: no cover  (no /proc)
-        return
-    for fd in fds:
-        if fd <= 2 or fd == keep:
-            continue
-        try:
-            mode = os.fstat(fd).st_mode
-        except OSError:
-            continue
-        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-            os.close(fd)
-
-
-def allow_cpu(seconds: float) -> None:
-    """Let the file about to be imported use ``seconds`` of CPU time (0: no limit); past
-    it, SIGXCPU raises CpuLimitExceeded in the worker."""
-    if seconds <= 0:
-        return
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    _limit(resource.RLIMIT_CPU, int(usage.ru_utime + usage.ru_stime + seconds) + 1)
 
 
 def _on_cpu_limit(signum: int, frame: Any) -> None:
@@ -275,93 +198,3 @@ def _patch_threads(guard: Guard) -> None:
         return original(*args, **kwargs)
 
     threading._start_new_thread = start  # type: ignore[attr-defined]
-
-
-# -- the state a file may leave behind ----------------------------------------------------
-
-
-def other_processes() -> bool:
-    """Whether a process other than this one is in this worker's process group: one a
-    file started behind the guard's back (ctypes) and left running."""
-    group, me = os.getpgrp(), os.getpid()
-    try:
-        names = [name for name in os.listdir("/proc") if name.isdigit() and int(name) != me]
-    except OSError:  # pragma: no cover  (no /proc)
-        return False
-    for name in names:
-        try:
-            with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and fields[2] == str(group):
-            return True
-    return False
-
-
-WATCHED_MODULES = ("builtins", "sys", "os", "signal", "socket", "threading", "airflow",
-                   "airflow.models", "airflow.models.dag", "airflow.models.baseoperator",
-                   "airflow.models.dagbag", "airflow.utils.timeout",
-                   "mojap_airflow_tools.operators")
-
-
-def snapshot() -> dict[str, Any]:
-    """What a file could change to affect the files imported after it in the same worker:
-    the values of key modules and classes, every loaded module, signal handlers, the
-    environment, the import machinery.
-
-    Objects are kept and compared by identity, never through id(): with the guard's audit
-    hook installed, every id() call raises a "builtins.id" audit event, and a snapshot
-    takes thousands of them.
-    """
-    state: dict[str, Any] = {
-        "modules": dict(sys.modules),
-        "signals": {number: _handler(number) for number in _signals()},
-        "meta_path": list(sys.meta_path),
-        "path_hooks": list(sys.path_hooks),
-        "values": [os.environ.copy(), sys.getrecursionlimit(), sys.gettrace(),
-                   sys.getprofile(), gc.isenabled(), sys.getswitchinterval(), os.getcwd()],
-    }
-    for name in WATCHED_MODULES:
-        module = sys.modules.get(name)
-        if module is not None:
-            state[name] = dict(vars(module))
-    from airflow.models.baseoperator import BaseOperator
-    from airflow.models.dag import DAG
-
-    state["DAG"], state["BaseOperator"] = dict(vars(DAG)), dict(vars(BaseOperator))
-    return state
-
-
-def changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Whether anything of ``before`` is not the same object in ``after`` (new modules and
-    names are fine); "values" are compared by value."""
-    for key, value in before.items():
-        current = after.get(key)
-        if key == "values":
-            if current != value:
-                return True
-        elif isinstance(value, dict):
-            if not isinstance(current, dict) or any(
-                    current.get(name, _GONE) is not old for name, old in value.items()):
-                return True
-        elif not isinstance(current, list) or len(current) != len(value) or any(
-                new is not old for new, old in zip(current, value)):
-            return True
-    return False
-
-
-_GONE = object()
-
-
-def _signals() -> list[int]:
-    # SIGALRM is set again by Airflow's own timeout for every file.
-    return [number for number in range(1, signal.NSIG)
-            if number not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGALRM)]
-
-
-def _handler(number: int) -> Any:
-    try:
-        return signal.getsignal(number)
-    except (ValueError, OSError):
-        return None

@@ -1,9 +1,10 @@
-"""The part of the DAG loader that runs inside worker processes, with the real Airflow.
+"""The part of the DAG loader that runs in the zygote and its children, with the real Airflow.
 
-A worker imports one file at a time the way Airflow's own parser does
-(``DagBag.process_file``) and turns what the import produced into plain records: the
-DAGs and tasks it created (with the line of the call that created each), the exception
-it raised, and how long it took. Nothing here is imported by a run that loads no DAG.
+A child imports one file the way Airflow's own parser does (``DagBag.process_file``)
+and turns what the import produced into plain records: the DAGs and tasks it created
+(with the line of the call that created each), the exception it raised, and how long it
+took. The validator's process imports this module only for Job and Outcome (Airflow is
+imported inside functions that only the zygote and its children call).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import logging
 import os
 import resource
 import sys
-import tempfile
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -55,46 +54,13 @@ class Outcome:
     warnings: list[tuple[str, str, int]] = field(default_factory=list)  # category, text, line
     repo_modules: list[str] = field(default_factory=list)  # files of the repo it imported
     network: list[tuple[str, int]] = field(default_factory=list)  # refused (what, line)
-    fatal: bool = False  # the worker must not be reused after this file
 
 
-# -- set-up, in the parent before workers are forked --------------------------------------
-
-
-_home: tempfile.TemporaryDirectory[str] | None = None
-_root_on_path: str | None = None
-
-
-def prepare_environment(root: str, timeout: float) -> None:
-    """Point Airflow at a throw-away home and quiet it, before it is first imported.
-
-    Airflow 2.4.3 writes airflow.cfg, webserver_config.py and logs/ into AIRFLOW_HOME on
-    import; the user's own (~/airflow) must never be touched. The home lives as long as
-    this process (Airflow reads it once, at import).
-    """
-    global _home, _root_on_path
-    if _home is None:
-        _home = tempfile.TemporaryDirectory(prefix="validation-airflow-")
-    os.environ.update({
-        "AIRFLOW_HOME": _home.name,
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": str(timeout),
-        "AIRFLOW__CORE__DAGS_FOLDER": os.path.join(root, "environments"),
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    })
-    sys.dont_write_bytecode = True  # no __pycache__ in the user's repository
-    # The root comes first on sys.path, so `from imports.x import y` resolves as on the
-    # platform (and not to another root this process validated before).
-    if _root_on_path in sys.path:
-        sys.path.remove(_root_on_path)
-    sys.path.insert(0, root)
-    _root_on_path = root
+# -- set-up, in the zygote before children are forked ------------------------------------
 
 
 def preload() -> None:
-    """Import Airflow and mojap-airflow-tools once; workers forked later share them."""
+    """Import Airflow and mojap-airflow-tools once; children forked later share them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import airflow.models  # noqa: F401
@@ -125,7 +91,7 @@ def skip_unchanged_log_levels() -> None:
     logging.Logger.setLevel = set_level  # type: ignore[method-assign]
 
 
-# -- inside a worker ----------------------------------------------------------------------
+# -- inside a child ----------------------------------------------------------------------
 
 
 class _Recorder(logging.Handler):
@@ -182,58 +148,11 @@ class Instruments:
         return 0
 
 
-def silence_output() -> None:
-    """Send the worker's stdout and stderr (file descriptors included) to /dev/null: a
-    DAG's prints and Airflow's log lines must never reach the report."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-
-
-def serve(conn: Any, root: str, settings: Any, folder: str) -> None:
-    """A worker's life: import the files the parent sends, one at a time, until told to
-    stop or until a file leaves the process in a state not worth trusting.
-
-    ``settings`` is the run's LoadSettings; ``folder`` the worker's temporary folder (its
-    working directory, HOME and TMPDIR), which the parent removes."""
-    silence_output()
-    containment.close_inherited(conn.fileno())
-    containment.enter(folder, settings.env_allowlist, settings.memory_limit_mb)
-    instruments = Instruments()
-    instruments.install()
-    guard = containment.Guard([folder, _home.name if _home else folder])
-    guard.install()
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            break
-        if job is None:
-            break
-        outcome = run(job, instruments, root, guard, settings.cpu_limit_seconds)
-        try:
-            conn.send(outcome)
-        except Exception as error:  # something in the outcome would not pickle
-            conn.send(Outcome(crash=ErrorFacts("lost", f"cannot report the result: {error}"),
-                              fatal=True))
-        if outcome.fatal:
-            break
-    os._exit(0)  # skip atexit handlers a DAG may have registered
-
-
-def limit_memory(megabytes: int) -> None:
-    """Cap the worker's address space, so a file that allocates without end gets a
-    MemoryError (DAG002) instead of exhausting the machine. Never raises the hard limit."""
-    if megabytes > 0:
-        containment._limit(resource.RLIMIT_AS, megabytes * 1024 * 1024)
-
-
 def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard | None = None,
         cpu_seconds: float = 0.0) -> Outcome:
-    """Import one file and describe what it produced. Never raises."""
-    modules_before, path_before, cwd_before = set(sys.modules), list(sys.path), os.getcwd()
-    state = containment.snapshot()
+    """Import one file and describe what it produced. Never raises. The child is thrown
+    away afterwards, so nothing the file changed or left running outlives its result."""
+    modules_before = set(sys.modules)
     instruments.start(job.path)
     outcome = Outcome()
     started = time.monotonic()
@@ -241,7 +160,6 @@ def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard 
     try:
         if guard is not None:
             guard.arm(job.path)
-        containment.allow_cpu(cpu_seconds)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             found = _import(job, instruments, outcome, root)
@@ -258,7 +176,6 @@ def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard 
         caught = []
     except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt, ...
         outcome.crash = error_facts(error, job.path, root, kind="exit")
-        outcome.fatal = True
         caught = []
     finally:
         if guard is not None:
@@ -266,15 +183,7 @@ def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard 
             outcome.network = list(guard.network)
     outcome.import_seconds = time.monotonic() - started
     outcome.warnings = warning_facts(caught, job.path)
-    outcome.repo_modules = _forget_repo_modules(modules_before, root, job.path)
-    sys.path[:] = path_before
-    _chdir(cwd_before)
-    # A file that left threads or processes running could still act later, one that
-    # changed Python's or Airflow's state could change the next file's result: retire
-    # this worker (and kill its process group).
-    outcome.fatal = (outcome.fatal or threading.active_count() > 1
-                     or containment.changed(state, containment.snapshot())
-                     or containment.other_processes())
+    outcome.repo_modules = _repo_modules(modules_before, root, job.path)
     return outcome
 
 
@@ -284,7 +193,6 @@ def _out_of_cpu(outcome: Outcome, error: BaseException, path: str, seconds: floa
                "level of the file fast, do the work in tasks (the limit is cpu_limit_seconds "
                "in setup.cfg [validation])")
     outcome.crash = ErrorFacts("cpu", message, line, column)
-    outcome.fatal = True
 
 
 def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> list[Any]:
@@ -344,8 +252,7 @@ def _is_out_of_memory(error: BaseException | None) -> bool:
 
 
 def _out_of_memory(outcome: Outcome, error: BaseException, path: str) -> None:
-    """A MemoryError under the worker's limit is a crash (DAG002); the worker, whose heap
-    may be left fragmented, is retired."""
+    """A MemoryError under the child's limit is a crash (DAG002)."""
     line, column = position(error, path)
     limit = resource.getrlimit(resource.RLIMIT_AS)[0]
     size = f" of {limit // (1024 * 1024)} MB" if limit != resource.RLIM_INFINITY else ""
@@ -353,12 +260,10 @@ def _out_of_memory(outcome: Outcome, error: BaseException, path: str) -> None:
                "loading large data at the top level of the file (the limit is memory_limit_mb "
                "in setup.cfg [validation])")
     outcome.crash = ErrorFacts("memory", message, line, column)
-    outcome.fatal = True
 
 
-def _forget_repo_modules(before: set[str], root: str, path: str) -> list[str]:
-    """Unload the repository's modules the file imported, so the next file imports them
-    afresh (its result must not depend on what ran before), and name them. Installed
+def _repo_modules(before: set[str], root: str, path: str) -> list[str]:
+    """The repository's files the import loaded (other than the file itself). Installed
     packages are not the repository's, even in a virtualenv inside it (.venv)."""
     imported = []
     installed = tuple(os.path.join(prefix, "") for prefix in
@@ -370,14 +275,6 @@ def _forget_repo_modules(before: set[str], root: str, path: str) -> list[str]:
         relative = os.path.relpath(filename, root).replace(os.sep, "/")
         if relative.startswith(".") or "/site-packages/" in f"/{relative}":
             continue
-        del sys.modules[name]
         if filename != path:
             imported.append(relative)
     return sorted(imported)
-
-
-def _chdir(path: str) -> None:
-    try:
-        os.chdir(path)
-    except OSError:
-        pass

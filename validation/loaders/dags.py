@@ -1,33 +1,21 @@
-"""Load DAG files and imports modules into facts, in supervised worker processes.
+"""Load DAG files and imports modules into facts, each imported in a process of its own.
 
-The parent imports Airflow once; workers are forked from it (sharing the import, copy on
-write) and each imports many files, one at a time. The parent gives each file a
-deadline: a worker that passes it, dies or exits is replaced, its file is blamed
-(DAG002) and the other files go on. Airflow is imported only when there is a file to
-import.
+This process never imports Airflow and never runs repository code: a zygote does
+(validation.loaders.dag.supervisor and zygote), forking one locked-down child per file,
+each with a deadline; a file that hangs, dies or exits is blamed (DAG002) and the other
+files go on. Here the results are merged with what the file's source says.
 """
 
 from __future__ import annotations
 
-import gc
-import io
-import multiprocessing
 import os
-import pickle
-import shutil
-import signal
-import tempfile
-import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from multiprocessing.connection import wait
 from typing import Any
 
 from validation.facts import DagFacts, DagFileFacts, ErrorFacts, ImportsModuleFacts, SourceFacts
 from validation.loaders.source import call_position, locate, read_source, source_facts
 
-GRACE_SECONDS = 5.0  # at most, past Airflow's own timeout, before the parent kills a worker
 # Exceptions Airflow raises for a schedule it cannot parse, and the argument they are about.
 SCHEDULE_ERRORS = frozenset({"AirflowTimetableInvalid", "FormatError"})
 SCHEDULE_KEYWORDS = ("schedule_interval", "schedule")
@@ -42,6 +30,7 @@ class LoadSettings:
     memory_limit_mb: int = 0  # address space of each worker (RLIMIT_AS); 0: no limit
     cpu_limit_seconds: float = 0.0  # CPU time per file (RLIMIT_CPU); 0: no limit
     env_allowlist: tuple[str, ...] = ()  # environment variables workers keep (names, globs)
+    require_kernel: bool = False  # fail (LoaderError) without kernel containment (CI=true)
 
 
 @dataclass(frozen=True)
@@ -58,12 +47,14 @@ def load_python_files(
     modules: Iterable[tuple[str, str]],
     settings: LoadSettings,
     progress: Progress | None = None,
+    on_containment: Callable[[Any], None] | None = None,
 ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
     """Facts for DAG files and for ``imports/`` modules ((path, module stem) pairs), keyed
-    by repo-relative path. All are imported in one pool of supervised workers."""
+    by repo-relative path. ``on_containment`` is told how the imports were contained
+    (a supervisor.Containment), when there were any."""
     from validation.loaders.dag_worker import Job
 
-    root = os.path.abspath(root)  # workers run in a folder of their own
+    root = os.path.abspath(root)  # children run in a folder of their own
     dags, jobs = _prepare_dag_files(root, dag_files)
     imports = {path: ImportsModuleFacts(path, name) for path, name in modules}
     for path, module in imports.items():
@@ -72,7 +63,7 @@ def load_python_files(
             module.import_error = text
         else:
             jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
-    for path, outcome in _run_jobs(root, jobs, settings, progress).items():
+    for path, outcome in _run_jobs(root, jobs, settings, progress, on_containment).items():
         if path in dags:
             _merge(dags[path], outcome)
         else:
@@ -168,193 +159,21 @@ def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tu
     return call_position(source, line)
 
 
-# -- supervision --------------------------------------------------------------------------
-
-
-MAX_OUTCOME_BYTES = 64 * 1024 * 1024  # a worker's answer; more is a crash, never read
-# What an outcome may be made of: anything else in the stream (a DAG can write to its
-# worker's channel) is refused before it is built.
-OUTCOME_CLASSES = {"validation.facts": None, "validation.loaders.dag_worker": {"Outcome"}}
-
-
-class _OutcomeUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        allowed = OUTCOME_CLASSES.get(module, set())
-        if module in OUTCOME_CLASSES and (allowed is None or name in allowed):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not part of an outcome")
-
-
-class _Worker:
-    """A forked worker process, its temporary folder and the file it is importing.
-
-    The worker is the leader of its own process group: stopping it kills the group, so
-    processes the file started go with it."""
-
-    def __init__(self, root: str, settings: LoadSettings) -> None:
-        from validation.loaders.dag_worker import serve
-
-        context = multiprocessing.get_context("fork")
-        self.folder = tempfile.mkdtemp(prefix="validation-worker-")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child, root, settings, self.folder),
-                                       daemon=True)
-        self.process.start()
-        try:
-            os.setpgid(self.process.pid, self.process.pid)
-        except OSError:  # it did so itself already, or is gone
-            pass
-        child.close()
-        self.timeout = settings.timeout
-        self.path: str | None = None
-        self.deadline = 0.0
-
-    def send(self, path: str, job: Any) -> None:
-        grace = min(GRACE_SECONDS, self.timeout)
-        self.path, self.deadline = path, time.monotonic() + self.timeout + grace
-        self.conn.send(job)
-
-    def receive(self) -> Any:
-        data = self.conn.recv_bytes(MAX_OUTCOME_BYTES)
-        return _OutcomeUnpickler(io.BytesIO(data)).load()
-
-    def wait(self, seconds: float = 5.0) -> None:
-        """Wait for the exit status itself (join() may return early: the worker closed
-        the pipes it inherited, its sentinel among them), so no zombie is left."""
-        deadline = time.monotonic() + seconds
-        while self.process.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.wait()
-        self.conn.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+# -- running the jobs ---------------------------------------------------------------------
 
 
 def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings,
-              progress: Progress | None = None) -> dict[str, Any]:
-    """Run every job in supervised workers; an Outcome per path, whatever the files do."""
+              progress: Progress | None = None,
+              on_containment: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """An Outcome per path, whatever the files do: each imported in a locked-down child
+    of the zygote (validation.loaders.dag.supervisor); this process runs none of them."""
     if not jobs:
         return {}
-    from validation.loaders import dag_worker
+    from validation.loaders.dag import supervisor
 
-    dag_worker.prepare_environment(root, settings.timeout)
-    dag_worker.preload()
-    # Airflow's objects are never garbage in the workers: freezing them keeps each worker's
-    # collector from walking (and so copying) the heap they share with the parent.
-    gc.freeze()
-    try:
-        return _supervise(root, jobs, settings, progress)
-    finally:
-        gc.unfreeze()
-
-
-def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings,
-               progress: Progress | None = None) -> dict[str, Any]:
-    pending = deque(sorted(jobs))
-    count = min(settings.jobs or os.cpu_count() or 1, len(pending))
-    # A slot holds a worker, or None once its worker was retired (forked again on demand).
-    slots: list[_Worker | None] = [None] * count
-    outcomes: dict[str, Any] = {}
-    try:
-        while pending or any(worker and worker.path for worker in slots):
-            for index, worker in enumerate(slots):
-                if (worker is None or worker.path is None) and pending:
-                    path = pending.popleft()
-                    slots[index] = _dispatch(worker, path, jobs[path], root, settings)
-            if progress is not None:
-                _report_progress(progress, slots, len(outcomes), len(jobs))
-            _collect(slots, outcomes, settings)
-    finally:
-        for worker in slots:
-            if worker is not None:
-                worker.stop()
+    outcomes, found = supervisor.run_jobs(root, jobs, settings,
+                                          allow_weak=not settings.require_kernel,
+                                          progress=progress)
+    if on_containment is not None:
+        on_containment(found)
     return outcomes
-
-
-def _report_progress(progress: Progress, slots: list[_Worker | None], done: int,
-                     total: int) -> None:
-    busy = sorted(worker.path for worker in slots if worker is not None and worker.path)
-    progress(done, total, busy[0] if busy else "")
-
-
-def _dispatch(worker: _Worker | None, path: str, job: Any, root: str,
-              settings: LoadSettings) -> _Worker:
-    """Send a file to an idle worker, forking a new one if there is none or if it died
-    while idle (a thread a previous file left behind could end it): a file is only ever
-    blamed for what happened while it was being imported."""
-    if worker is not None and worker.process.is_alive():
-        try:
-            worker.send(path, job)
-            return worker
-        except OSError:
-            pass
-    if worker is not None:
-        worker.stop()
-    fresh = _Worker(root, settings)
-    fresh.send(path, job)
-    return fresh
-
-
-def _collect(slots: list[_Worker | None], outcomes: dict[str, Any],
-             settings: LoadSettings) -> None:
-    """Wait for the next result or deadline; retire workers that died, hung or exited."""
-    busy = [worker for worker in slots if worker is not None and worker.path]
-    ready = wait([worker.conn for worker in busy],
-                 timeout=max(0.0, min(worker.deadline for worker in busy) - time.monotonic()))
-    for index, worker in enumerate(slots):
-        if worker is None or worker.path is None:
-            continue
-        if worker.conn in ready:
-            outcome = _receive(worker)
-        elif time.monotonic() >= worker.deadline:
-            outcome = _lost(ErrorFacts(
-                "timeout", f"importing the file did not finish within {settings.timeout:g} s"))
-        else:
-            continue
-        outcomes[worker.path] = outcome
-        worker.path = None
-        if outcome.fatal:
-            worker.stop()
-            slots[index] = None
-
-
-def _receive(worker: _Worker) -> Any:
-    from validation.loaders.dag_worker import Outcome
-
-    try:
-        outcome = worker.receive()
-    except EOFError:  # the worker is gone
-        worker.wait()
-        return _lost(_exit_facts(worker.process.exitcode))
-    except Exception as error:  # too long, or not an outcome (the file wrote to the channel)
-        return _lost(ErrorFacts("lost", f"the import's result could not be read: {error}"))
-    if not isinstance(outcome, Outcome):
-        return _lost(ErrorFacts("lost", "the import's result could not be read: the file "
-                                "wrote to the validator's channel"))
-    return outcome
-
-
-def _lost(crash: ErrorFacts) -> Any:
-    from validation.loaders.dag_worker import Outcome
-
-    return Outcome(crash=crash, fatal=True)
-
-
-def _exit_facts(code: int | None) -> ErrorFacts:
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        if code == -signal.SIGXCPU:
-            name += (": it used up its CPU time (cpu_limit_seconds in setup.cfg "
-                     "[validation]); keep the top level of the file fast")
-        return ErrorFacts("signal", f"the process importing the file was killed by {name}")
-    return ErrorFacts("died", f"the process importing the file exited with status {code}"
-                      " (os._exit() or a crash in native code)")

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from validation.reporters.base import Options, Summary, summarise
 from validation.reporters.changes import changed_lines
@@ -24,8 +25,10 @@ __all__ = ["FORMATS", "Options", "Summary", "json_report", "options_for", "resol
 
 def json_report(report: Report, options: Options = Options()) -> str:
     """One JSON object: the problems and a summary."""
-    document = {"problems": [p.as_dict() for p in report.problems],
-                "summary": asdict(summarise(report))}
+    summary: dict[str, Any] = asdict(summarise(report))
+    if report.notes:  # e.g. DAG files imported without kernel containment
+        summary["notes"] = list(report.notes)
+    document = {"problems": [p.as_dict() for p in report.problems], "summary": summary}
     return json.dumps(document, indent=2) + "\n"
 
 

@@ -48,15 +48,16 @@ def summary_line(report: Report, *, quiet: bool = False) -> str:
     in 3 files.``; with ``quiet``, how many warnings were not printed."""
     summary = summarise(report)
     checked = plural(summary.files, "file")
+    notes = "".join(f" Note: {note}." for note in report.notes)
     if not report.problems:
-        return f"No problems in {checked}."
+        return f"No problems in {checked}.{notes}"
     found = f"{plural(summary.errors, 'error')}, {plural(summary.warnings, 'warning')}"
     by_rule = ", ".join(f"{rule} x{count}" for rule, count in summary.rules.items())
     line = f"Found {found} in {checked} ({by_rule})."
     if quiet and summary.warnings:
         hidden = "warning" if summary.warnings == 1 else "warnings"
         line += f" {summary.warnings} {hidden} hidden by --quiet."
-    return line
+    return line + notes
 
 
 def shown(problems: list[Problem], quiet: bool) -> list[Problem]:

@@ -264,12 +264,14 @@ def available() -> Layers:
 
 
 def lock_down(folder: str, readable: list[str], limits: Limits, keep: int = -1,
-              layers: Layers | None = None) -> None:
+              layers: Layers | None = None, listable: list[str] | None = None) -> None:
     """Lock the calling process down for good; call it in a freshly forked child.
 
     ``folder`` becomes its working directory, HOME and TMPDIR and the only place it may
     write; ``readable`` are the files and folders it may read (what imports need);
-    ``keep`` is a descriptor to keep open (the result pipe). The layers ``layers`` (by
+    ``keep`` is a descriptor to keep open (the result pipe); ``listable`` are folders
+    it may list (not read beneath: the repository root, whose .git it must not read,
+    and whose entries are in ``readable``). The layers ``layers`` (by
     default what ``available()`` found) are required: if one fails, LockdownError."""
     layers = available() if layers is None else layers
     parent = os.getppid()
@@ -285,7 +287,7 @@ def lock_down(folder: str, readable: list[str], limits: Limits, keep: int = -1,
     _folder(folder)
     _limits(limits)
     if layers.landlock_abi >= 1:
-        _landlock(layers.landlock_abi, folder, readable)
+        _landlock(layers.landlock_abi, folder, readable, listable or [])
     _drop_capabilities()
     if layers.seccomp:
         try:
@@ -367,7 +369,7 @@ def _tasks_now() -> int:
         return 4096
 
 
-def _landlock(abi: int, folder: str, readable: list[str]) -> None:
+def _landlock(abi: int, folder: str, readable: list[str], listable: list[str]) -> None:
     fs = _fs_rights(abi)
     attr = _RulesetAttr(fs, NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0,
                         SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0)
@@ -380,6 +382,8 @@ def _landlock(abi: int, folder: str, readable: list[str]) -> None:
     try:
         for path in readable:
             _allow(ruleset, path, READ & fs)
+        for path in listable:
+            _allow(ruleset, path, FS_READ_DIR)
         _allow(ruleset, "/dev/null", (FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE) & fs)
         _allow(ruleset, "/dev/urandom", FS_READ_FILE)
         _allow(ruleset, f"/proc/{os.getpid()}", READ)

@@ -1,0 +1,257 @@
+"""The validator's side of DAG loading: start the zygote, hand it files, read the results.
+
+The validator's own process never imports Airflow and never runs repository code: the
+zygote (``zygote.py``) is a fresh interpreter, exec'd with a credential-free environment
+and no inherited descriptors, so it never had the cache's signing key or the user's
+credentials; it forks a locked-down child per file. What a child produced comes back as
+JSON text and is decoded here with the strict codec into an Outcome: data, never code.
+
+Stopping: ``stop()`` kills every child (each leads its own process group) and the zygote,
+waits for them to be gone and removes the run's folder; it runs whatever ends the run
+(an error, SIGINT, SIGTERM). After a SIGKILL of the validator, the parent-death signal
+takes the zygote, and the zygote's takes its children.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from validation import codec
+from validation.facts import ErrorFacts
+from validation.loaders import containment
+from validation.loaders.dag.zygote import LOCKDOWN_FAILED, Plan
+from validation.loaders.dag_worker import Job, Outcome
+
+# The zygote's first lines: put the validator's package (through a folder holding only a
+# link to it) on sys.path, never the repository root.
+BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[2]); "
+             "from validation.loaders.dag.zygote import main; main()")
+PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MAX_LINE_BYTES = 64 * 1024 * 1024  # a line from the zygote: a child's capped result, quoted
+# Told, as files are imported: how many are done, of how many, and one being imported.
+Progress = Callable[[int, int, str], None]
+
+
+class LoaderError(Exception):
+    """The loading machinery itself failed (not a file): an internal error."""
+
+
+class WeakContainment(LoaderError):
+    """Kernel containment is unavailable where the run requires it (CI=true)."""
+
+
+@dataclass(frozen=True)
+class Containment:
+    """What contained the run's DAG imports, as the zygote found it."""
+
+    landlock_abi: int
+    seccomp: bool
+    reason: str
+
+    @property
+    def kernel(self) -> bool:
+        return self.landlock_abi >= 1 and self.seccomp
+
+    def describe(self) -> str:
+        if self.kernel:
+            return f"Landlock ABI {self.landlock_abi} and seccomp"
+        return f"without kernel containment ({self.reason}): only the audit-hook guard"
+
+
+class Zygote:
+    """The zygote process, the run's folder, and the children it has started."""
+
+    def __init__(self, root: str, plan_settings: dict[str, Any],
+                 env_allowlist: tuple[str, ...]) -> None:
+        self.run_dir = tempfile.mkdtemp(prefix="validation-run-")
+        self.children: dict[int, int] = {}  # job id -> pid, while running
+        self.buffer = bytearray()
+        self.process: subprocess.Popen[bytes] | None = None
+        shim = os.path.join(self.run_dir, "lib")
+        os.mkdir(shim)
+        os.symlink(PACKAGE, os.path.join(shim, "validation"))
+        home = os.path.join(self.run_dir, "home")
+        os.mkdir(home)
+        environment = containment.worker_environment(dict(os.environ), env_allowlist, home)
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-c", BOOTSTRAP, str(os.getpid()), shim],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            close_fds=True, env=environment, cwd=home, process_group=0)
+        plan = Plan(root=root, run_dir=self.run_dir, parent=os.getpid(), **plan_settings)
+        self._send(asdict(plan))
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        try:
+            self.process.stdin.write((json.dumps(message) + "\n").encode())
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError) as error:
+            raise LoaderError(f"the process importing DAG files is gone ({error})") from error
+
+    def submit(self, job_id: int, job: Job) -> None:
+        self._send({"id": job_id, "path": job.path, "kind": job.kind, "module": job.module})
+
+    def close_input(self) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+
+    def receive(self) -> dict[str, Any]:
+        """The zygote's next message (waiting for it)."""
+        assert self.process is not None and self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self.buffer:
+            select.select([fd], [], [])
+            chunk = os.read(fd, 1024 * 1024)
+            if not chunk:
+                raise LoaderError("the process importing DAG files ended unexpectedly "
+                                  f"(status {self.process.poll()})")
+            self.buffer.extend(chunk)
+            if len(self.buffer) > MAX_LINE_BYTES:
+                raise LoaderError("the process importing DAG files sent too much")
+        line, _, rest = bytes(self.buffer).partition(b"\n")
+        self.buffer[:] = rest
+        message = json.loads(line)
+        if "fatal" in message:
+            raise LoaderError(f"the process importing DAG files failed: {message['fatal']}")
+        if "started" in message:
+            self.children[message["started"]] = message["pid"]
+        elif "done" in message:
+            self.children.pop(message["done"], None)
+        return dict(message)
+
+    def stop(self) -> None:
+        """Kill every child and the zygote, wait until they are gone, remove the folder."""
+        for pid in list(self.children.values()):
+            _kill_group(pid)
+        if self.process is not None:
+            _kill_group(self.process.pid)
+            self.process.kill()
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
+        _wait_gone(list(self.children.values()))
+        self.children.clear()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def _kill_group(pid: int) -> None:
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _wait_gone(pids: list[int], seconds: float = 1.0) -> None:
+    """Wait (at most ``seconds``) until the processes ``pids`` no longer exist: killed
+    children of the zygote, reaped by whoever inherited them."""
+    deadline = time.monotonic() + seconds
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:  # pragma: no cover  (a reused pid)
+                break
+            time.sleep(0.005)
+
+
+def run_jobs(root: str, jobs: dict[str, Job], settings: Any, allow_weak: bool,
+             progress: Progress | None = None) -> tuple[dict[str, Outcome], Containment]:
+    """An Outcome per path, whatever the files do, and how they were contained."""
+    plan_settings = {"timeout": settings.timeout,
+                     "jobs": max(1, settings.jobs or os.cpu_count() or 1),
+                     "memory_limit_mb": settings.memory_limit_mb,
+                     "cpu_limit_seconds": settings.cpu_limit_seconds}
+    zygote = Zygote(root, plan_settings, settings.env_allowlist)
+    try:
+        hello = zygote.receive()["hello"]
+        containment_found = Containment(hello["landlock"], hello["seccomp"], hello["reason"])
+        if not containment_found.kernel and not allow_weak:
+            raise WeakContainment(
+                "kernel containment is unavailable here "
+                f"({containment_found.reason}) and CI=true requires it: DAG files would be "
+                "imported behind the audit-hook guard alone; pass --allow-weak-containment "
+                "to run anyway")
+        outcomes = _exchange(zygote, jobs, plan_settings["jobs"], settings.timeout, progress)
+        return outcomes, containment_found
+    finally:
+        zygote.stop()
+
+
+def _exchange(zygote: Zygote, jobs: dict[str, Job], parallel: int, timeout: float,
+              progress: Progress | None) -> dict[str, Outcome]:
+    paths = sorted(jobs)
+    outcomes: dict[str, Outcome] = {}
+    sent = 0
+    running: dict[int, str] = {}
+    while len(outcomes) < len(paths):
+        while sent < len(paths) and len(running) < 2 * parallel:  # a few queued in it
+            zygote.submit(sent, jobs[paths[sent]])
+            running[sent] = paths[sent]
+            sent += 1
+        if sent == len(paths):
+            zygote.close_input()
+        if progress is not None:
+            progress(len(outcomes), len(paths), min(running.values(), default=""))
+        message = zygote.receive()
+        if "done" in message:
+            path = running.pop(message["done"])
+            outcomes[path] = _outcome(message, timeout)
+    return outcomes
+
+
+def _outcome(message: dict[str, Any], timeout: float) -> Outcome:
+    """The Outcome a child's message holds, or the crash that explains why there is none."""
+    status, result, problem = message["status"], message["result"], message["problem"]
+    if problem == "timeout":
+        return Outcome(crash=ErrorFacts("timeout", "importing the file did not finish "
+                                        f"within {timeout:g} s"))
+    if problem is not None:
+        return Outcome(crash=ErrorFacts("lost", f"the import's result could not be read: "
+                                        f"{problem}"))
+    if status == LOCKDOWN_FAILED and isinstance(result, str) and '"lockdown"' in result[:20]:
+        raise LoaderError(f"a DAG import could not be locked down: {result[:500]}")
+    if status != 0:
+        return Outcome(crash=exit_facts(status))
+    try:
+        decoded = codec.decode(json.loads(result), Outcome)
+    except (ValueError, TypeError, RecursionError) as error:  # CodecError is a ValueError
+        return Outcome(crash=ErrorFacts("lost", "the import's result could not be read: "
+                                        f"the file wrote to the validator's channel ({error})"
+                                        [:300]))
+    assert isinstance(decoded, Outcome)
+    return decoded
+
+
+def exit_facts(code: int | None) -> ErrorFacts:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if code == -signal.SIGXCPU:
+            name += (": it used up its CPU time (cpu_limit_seconds in setup.cfg "
+                     "[validation]); keep the top level of the file fast")
+        return ErrorFacts("signal", f"the process importing the file was killed by {name}")
+    return ErrorFacts("died", f"the process importing the file exited with status {code}"
+                      " (os._exit() or a crash in native code)")
