@@ -1,4 +1,4 @@
-"""The content cache (validation.cache) with real files, the real Airflow and iam_builder.
+"""The content cache (validation.cache.store) with real files, the real Airflow and iam_builder.
 
 Every test works on a copy of a fixture repository in tmp_path, with the cache and its
 signing key in tmp_path too: nothing is written into tests/fixtures or the repository.
@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from validation.cache import FactCache
+from validation.cache.store import FactCache
 from validation.config import Config
-from validation.runner import Loading, Report, run
+from validation.problems import Report
+from validation.run.runner import Loading, run
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -234,7 +235,7 @@ def test_a_warm_run_does_not_import_airflow(tmp_path: Path) -> None:
     assert json.loads(warm.stdout)["problems"] == []
     imported = [line.split("|")[-1].strip() for line in warm.stderr.splitlines()
                 if line.startswith("import time:")]
-    assert "validation.runner" in imported
+    assert "validation.run.runner" in imported
     assert not [name for name in imported if name.split(".")[0] in ("airflow", "iam_builder")]
 
 

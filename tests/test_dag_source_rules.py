@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from expectations import expected_problems
 
-from validation.checks import check_facts
 from validation.config import Config
 from validation.facts import (
     DagFacts,
@@ -24,11 +23,12 @@ from validation.facts import (
     SourceFacts,
     TaskFacts,
 )
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.loaders.dag.dags import DagFileRequest, LoadSettings, load_python_files
 from validation.loaders.source import source_facts
 from validation.registry import Subject, all_rules
 from validation.rules.secret_patterns import is_placeholder, is_secret_name, secret_kind
-from validation.runner import run
+from validation.run.checks import check_facts
+from validation.run.runner import run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RULES = all_rules()

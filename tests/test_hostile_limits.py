@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from validation.loaders import containment
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.loaders.dag import containment
+from validation.loaders.dag.dags import DagFileRequest, LoadSettings, load_python_files
 
 DAGS = "environments/dev/dags/limits"
 
@@ -35,7 +35,7 @@ def test_a_file_over_its_cpu_time_is_a_crash_at_its_line(tmp_path: Path) -> None
 def test_the_parent_names_sigxcpu_when_the_worker_dies_of_it() -> None:
     import signal
 
-    from validation.loaders.dags import _exit_facts
+    from validation.loaders.dag.dags import _exit_facts
 
     assert "CPU time" in _exit_facts(-signal.SIGXCPU).message
 

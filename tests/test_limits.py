@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.loaders.dag.dags import DagFileRequest, LoadSettings, load_python_files
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"
 MAPS = DagFileRequest("environments/dev/dags/crashes/maps_memory.py", "dev", "crashes",

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from validation.checks import check_facts
 from validation.config import Config
 from validation.facts import DagFacts, DagFileFacts, RepoFacts, RuleSettings, SourceFacts, TaskFacts
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.loaders.dag.dags import DagFileRequest, LoadSettings, load_python_files
 from validation.loaders.source import argument_value, pod_literals
-from validation.problems import Problem
+from validation.problems import Problem, Report
 from validation.registry import Subject, all_rules
 from validation.rules.pods import _split_image
-from validation.runner import Report, run
+from validation.run.checks import check_facts
+from validation.run.runner import run
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"
 PODS = "environments/dev/dags/pods"

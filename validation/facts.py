@@ -199,6 +199,24 @@ class SourceFacts:
     # (name, line, column) of the comma.
     trailing_comma_tuples: list[tuple[str, int, int]] = field(default_factory=list)
 
+    # -- where things are: the position queries the rules and the loader need ----------
+
+    def locate(self, line: int, keyword: str) -> tuple[int, int] | None:
+        """Where the ``keyword`` argument of the call made at ``line`` is, if the source
+        shows it. Prefers a call starting on that line; otherwise the innermost call
+        spanning it."""
+        if line <= 0:
+            return None
+        spanning = [call for call in self.calls
+                    if call.line <= line <= call.end_line and keyword in call.keywords]
+        starting = [call for call in spanning if call.line == line]
+        candidates = starting or sorted(spanning, key=lambda call: call.end_line - call.line)
+        return candidates[0].keywords[keyword] if candidates else None
+
+    def call_position(self, line: int) -> tuple[int, int]:
+        """The position of the first call starting at ``line`` (column 0 when none)."""
+        return line, next((call.column for call in self.calls if call.line == line), 0)
+
 
 @dataclass
 class DagFileFacts:
@@ -269,6 +287,8 @@ class RoleFacts:
     # pointer of the repeated key, its line and column, and the line where it first appeared
     duplicate_keys: list[tuple[str, int, int, int]] = field(default_factory=list)
     schema_errors: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
+    # For each unknown top-level key, the schema's sections that have it (s3 for read_only).
+    sections_with_key: dict[str, list[str]] = field(default_factory=dict)
     build_error: ErrorFacts | None = None  # exception from build_iam_policy
     policy: dict[str, Any] | None = None
 

@@ -1,4 +1,5 @@
-"""What a role file grants: ``--show-policy ROLE_FILE`` and ``--policy-diff REF``.
+"""What a role file grants, as data: for ``--show-policy ROLE_FILE`` and ``--policy-diff REF``
+(the CLI prints them, through validation.reporters.policy).
 
 The policy is the one iam_builder builds (through the role loader, so a broken file is
 reported, never a traceback). A policy is compared as a set of :class:`Access` entries,
@@ -20,19 +21,19 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from validation.changes import ChangesError, changes_since, old_text
-from validation.config import Config
 from validation.facts import RoleFacts
-from validation.loaders.paths import resolve
+from validation.loaders.repo import scan_repo
 from validation.loaders.roles import load_role
 from validation.problems import Level
 from validation.registry import Subject
 from validation.routes import Kind, route
+from validation.run.checks import check_facts
+from validation.vcs.changes import ChangesError, changes_since
+from validation.vcs.git import old_text
 
 REVIEW_ENVIRONMENTS = ("prod",)  # new access there is flagged for review
-FORMATS = ("auto", "text", "json", "github")
 
 
 class PolicyUsageError(Exception):
@@ -96,9 +97,6 @@ def build(root: Path, path: str) -> tuple[dict[str, Any] | None, str | None]:
 def why_not(root: Path, facts: RoleFacts) -> str:
     """Why the loader built no policy: the first error the role rules report, with its
     line (ROL001-ROL003 and ROL008 say why a file does not build)."""
-    from validation.checks import check_facts
-    from validation.loaders.repo import scan_repo
-
     repo = scan_repo(root, (facts.env,))
     problems = sorted(problem for problem in check_facts(Subject.ROLE, facts.path, facts, repo)
                       if problem.level is Level.ERROR)
@@ -120,35 +118,6 @@ def build_at(root: Path, base: str, path: str) -> tuple[dict[str, Any] | None, s
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(text, encoding="utf-8")
         return build(Path(folder), path)
-
-
-# -- --show-policy ------------------------------------------------------------------------
-
-
-def show_policy(root: Path, raw: str, cwd: Path, config: Config, out: TextIO,
-                err: TextIO) -> int:
-    """Print the policy as JSON (exit 0); the file's problems go to ``err``, and a file
-    that has errors or builds no policy exits 1."""
-    from validation.reporters import FORMATS as REPORTS
-    from validation.reporters import Options
-    from validation.runner import run
-
-    facts = resolve(root, raw, cwd)
-    if not facts.inside_root or not facts.exists or facts.is_dir:
-        raise PolicyUsageError(f"--show-policy {raw}: no such file in the repository")
-    if facts.route.kind is not Kind.ROLE:
-        raise PolicyUsageError(f"--show-policy {raw}: not a role file "
-                               "(environments/<env>/roles/<name>.yaml)")
-    policy = load_role(root, facts.path, facts.route.env or "", facts.route.name or "").policy
-    report = run(root, [facts.path], everything=False, config=config, cwd=root)
-    if policy is not None:
-        out.write(json.dumps(policy, indent=2) + "\n")
-    if report.problems:
-        err.write(REPORTS["text"](report, Options()))
-    if policy is None:
-        err.write(f"{facts.path}: iam_builder builds no policy from this file\n")
-    errors = any(problem.level is Level.ERROR for problem in report.problems)
-    return 1 if errors or policy is None else 0
 
 
 # -- --policy-diff ------------------------------------------------------------------------
@@ -214,26 +183,3 @@ def _role_change(root: Path, base: str, path: str, deleted: bool) -> RoleChange:
         new = old  # what it will grant is unknown: show no change, and the error
     return RoleChange(path, where.env or "", where.name or "", status, sorted(new - old),
                       sorted(old - new), error, base_error)
-
-
-def policy_diff(root: Path, ref: str, format_name: str, env: Mapping[str, str],
-                config: Config, out: TextIO, err: TextIO) -> int:
-    """Print the policy changes since ``ref``; exit 1 when a changed role file does not
-    build now, else 0. The github format also appends Markdown to $GITHUB_STEP_SUMMARY."""
-    from validation.reporters.policy import github, markdown, text, to_json
-
-    if format_name not in FORMATS:
-        raise PolicyUsageError(f"--policy-diff prints text, json or github, not {format_name}")
-    if format_name == "auto":
-        format_name = "github" if env.get("GITHUB_ACTIONS") == "true" else "text"
-    diff = diff_policies(root, ref, config.environments)
-    render = {"text": text, "json": to_json, "github": github}[format_name]
-    out.write(render(diff))
-    summary = env.get("GITHUB_STEP_SUMMARY")
-    if format_name == "github" and summary:
-        try:
-            with open(summary, "a", encoding="utf-8") as file:
-                file.write("\n" + markdown(diff))
-        except OSError as error:
-            err.write(f"warning: cannot write the step summary {summary}: {error}\n")
-    return 1 if any(role.error for role in diff.roles) else 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from validation.facts import RepoFacts, WriteGrant
-from validation.loaders.source import read_text
+from validation.loaders.files import read_text
 from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")

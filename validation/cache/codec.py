@@ -2,7 +2,7 @@
 
 Driven by the type hints of the dataclasses: a value is written only if it has exactly the
 type its field declares, and read back only if the JSON has exactly the shape the type
-asks for. Anything else raises CodecError, never a guess: the cache (validation.cache)
+asks for. Anything else raises CodecError, never a guess: the cache (validation.cache.store)
 reads files that sit in the user's repository, where anyone could have put them.
 
 Supported types: str, int, float (finite), bool, None, enums of str or int values (as

@@ -2,7 +2,7 @@
 
 Each path is checked by the structure rules, then by kind: DAG files and imports modules
 are imported in supervised workers, role files are parsed and built with iam_builder.
-With a cache (Loading.cache_dir, validation.cache), facts and problems of unchanged
+With a cache (Loading.cache_dir, validation.cache.store), facts and problems of unchanged
 files are reused, and Airflow and iam_builder are imported only for files that are not.
 """
 
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from validation.checks import check_facts
 from validation.config import Config, enabled_rules, ignored_in
 from validation.facts import (
     DagFileFacts,
@@ -28,32 +27,19 @@ from validation.facts import (
 from validation.loaders.paths import all_paths, resolve
 from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.suppressions import read_suppressions
-from validation.problems import Problem
+from validation.problems import Problem, Report, Timing
 from validation.registry import Rule, Subject, all_rules
 from validation.routes import Kind
-from validation.suppress import suppress
+from validation.run.checks import check_facts
+from validation.run.suppress import suppress
 
 # Files whose comments may hold inline suppressions.
 SUPPRESSIBLE = frozenset({Kind.DAG, Kind.ROLE, Kind.IMPORTS_MODULE, Kind.IMPORTS_INIT})
 
 
 @dataclass
-class Timing:
-    path: str  # a DAG file
-    seconds: float  # to import it
-    cached: bool  # the time measured by the run that stored its facts
-
-
-@dataclass
-class Report:
-    problems: list[Problem] = field(default_factory=list)
-    files: int = 0  # paths checked
-    timings: list[Timing] = field(default_factory=list)  # of the DAG files loaded
-
-
-@dataclass
 class Loading:
-    """How the run loads facts: the content cache (validation.cache, None: no cache) and
+    """How the run loads facts: the content cache (validation.cache.store, None: no cache) and
     who is told about the progress of DAG imports (done, total, current file)."""
 
     cache_dir: Path | None = None
@@ -173,7 +159,7 @@ def _open_loading(root: Path, config: Config, loading: Loading | None) -> Loadin
     loading = loading or Loading()
     loading.timings, loading.complete, loading.modules = [], True, set()
     if loading.cache_dir is not None:
-        from validation.cache import open_cache
+        from validation.cache.store import open_cache
 
         settings = {"dag_timeout": config.dag_timeout, "memory_limit_mb": config.memory_limit_mb,
                     "cpu_limit_seconds": config.cpu_limit_seconds,
@@ -188,10 +174,10 @@ KINDS = {Kind.DAG: "dag", Kind.IMPORTS_MODULE: "imports", Kind.ROLE: "role"}
 
 def _whole_run(root: Path, everything: bool, config: Config, repo: RepoFacts,
                loading: Loading) -> Any:
-    """The cache of the whole report, for ``--all`` alone (validation.cache.RunCache)."""
+    """The cache of the whole report, for ``--all`` alone (validation.cache.store.RunCache)."""
     if loading.cache is None or not everything:
         return None
-    from validation.cache import RunCache
+    from validation.cache.store import RunCache
 
     return RunCache.inputs(loading.cache, config, repo, all_paths(root))
 
@@ -200,10 +186,10 @@ def _cached_problems(paths: list[PathFacts], repo: RepoFacts, rules: list[Rule],
                      loading: Loading) -> tuple[list[Problem], list[PathFacts], str]:
     """The problems the cache holds for files whose facts, repository facts and rules are
     unchanged, the files it has none for, and the digest of the repository facts and
-    rules (validation.cache.checks_digest; "" without a cache)."""
+    rules (validation.cache.store.checks_digest; "" without a cache)."""
     if loading.cache is None or not paths:
         return [], paths, ""
-    from validation.cache import PROBLEMS, checks_digest
+    from validation.cache.store import PROBLEMS, checks_digest
 
     checks = checks_digest(repo, [rule.id for rule in rules])
     problems: list[Problem] = []
@@ -227,7 +213,7 @@ def _check(subject: Subject, kind: str, path: str, facts: Any, repo: RepoFacts,
     of ``repo`` and ``rules``) for the next run."""
     problems = check_facts(subject, path, facts, repo, rules)
     if loading.cache is not None and checks:
-        from validation.cache import PROBLEMS, CachedProblems
+        from validation.cache.store import PROBLEMS, CachedProblems
 
         seconds, modules = (facts.import_seconds, facts.imported_modules) if kind == "dag" \
             else (0.0, [])
@@ -258,8 +244,8 @@ def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Lo
     loading.timings += [Timing(path, facts.import_seconds, True) for path, facts in dags.items()]
     loading.modules.update(module for facts in dags.values() for module in facts.imported_modules)
     if dag_files or modules:
-        from validation.cache import cacheable
-        from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+        from validation.cache.store import cacheable
+        from validation.loaders.dag.dags import DagFileRequest, LoadSettings, load_python_files
 
         settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
                                 memory_limit_mb=config.memory_limit_mb,

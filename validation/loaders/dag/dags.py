@@ -25,7 +25,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from validation.facts import DagFacts, DagFileFacts, ErrorFacts, ImportsModuleFacts, SourceFacts
-from validation.loaders.source import call_position, locate, read_source, source_facts
+from validation.loaders.source import read_source, source_facts
 
 GRACE_SECONDS = 5.0  # at most, past Airflow's own timeout, before the parent kills a worker
 # Exceptions Airflow raises for a schedule it cannot parse, and the argument they are about.
@@ -61,7 +61,7 @@ def load_python_files(
 ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
     """Facts for DAG files and for ``imports/`` modules ((path, module stem) pairs), keyed
     by repo-relative path. All are imported in one pool of supervised workers."""
-    from validation.loaders.dag_worker import Job
+    from validation.loaders.dag.worker import Job
 
     root = os.path.abspath(root)  # workers run in a folder of their own
     dags, jobs = _prepare_dag_files(root, dag_files)
@@ -89,14 +89,14 @@ def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:
         return
     source = _source(read_source(os.path.join(root, module.path)), module.path)
     for dag in module.defines_dags:
-        dag.column = call_position(source, dag.line)[1]
+        dag.column = source.call_position(dag.line)[1]
 
 
 def _prepare_dag_files(
     root: str, requests: Iterable[DagFileRequest]
 ) -> tuple[dict[str, DagFileFacts], dict[str, Any]]:
     """Source facts for each DAG file, and a job for each one that is worth importing."""
-    from validation.loaders.dag_worker import Job
+    from validation.loaders.dag.worker import Job
 
     facts: dict[str, DagFileFacts] = {}
     jobs: dict[str, Any] = {}
@@ -150,7 +150,7 @@ def _merge(facts: DagFileFacts, outcome: Any) -> None:
 
 
 def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
-    dag.column = call_position(source, dag.line)[1]
+    dag.column = source.call_position(dag.line)[1]
     dag.dag_id_line, dag.dag_id_column = _locate_any(source, dag.line, ("dag_id",))
     dag.schedule_line, dag.schedule_column = _locate_any(source, dag.line, SCHEDULE_KEYWORDS)
     for task in dag.tasks:
@@ -162,10 +162,10 @@ def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
 def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tuple[int, int]:
     """The first of ``keywords`` given to the call made at ``line``, else the call itself."""
     for keyword in keywords:
-        found = locate(source, line, keyword)
+        found = source.locate(line, keyword)
         if found:
             return found
-    return call_position(source, line)
+    return source.call_position(line)
 
 
 # -- supervision --------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tu
 MAX_OUTCOME_BYTES = 64 * 1024 * 1024  # a worker's answer; more is a crash, never read
 # What an outcome may be made of: anything else in the stream (a DAG can write to its
 # worker's channel) is refused before it is built.
-OUTCOME_CLASSES = {"validation.facts": None, "validation.loaders.dag_worker": {"Outcome"}}
+OUTCOME_CLASSES = {"validation.facts": None, "validation.loaders.dag.worker": {"Outcome"}}
 
 
 class _OutcomeUnpickler(pickle.Unpickler):
@@ -192,7 +192,7 @@ class _Worker:
     processes the file started go with it."""
 
     def __init__(self, root: str, settings: LoadSettings) -> None:
-        from validation.loaders.dag_worker import serve
+        from validation.loaders.dag.worker import serve
 
         context = multiprocessing.get_context("fork")
         self.folder = tempfile.mkdtemp(prefix="validation-worker-")
@@ -241,7 +241,7 @@ def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings,
     """Run every job in supervised workers; an Outcome per path, whatever the files do."""
     if not jobs:
         return {}
-    from validation.loaders import dag_worker
+    from validation.loaders.dag import worker as dag_worker
 
     dag_worker.prepare_environment(root, settings.timeout)
     dag_worker.preload()
@@ -325,7 +325,7 @@ def _collect(slots: list[_Worker | None], outcomes: dict[str, Any],
 
 
 def _receive(worker: _Worker) -> Any:
-    from validation.loaders.dag_worker import Outcome
+    from validation.loaders.dag.worker import Outcome
 
     try:
         outcome = worker.receive()
@@ -341,7 +341,7 @@ def _receive(worker: _Worker) -> Any:
 
 
 def _lost(crash: ErrorFacts) -> Any:
-    from validation.loaders.dag_worker import Outcome
+    from validation.loaders.dag.worker import Outcome
 
     return Outcome(crash=crash, fatal=True)
 

@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from validation.facts import DagFacts, ErrorFacts
-from validation.loaders import containment
-from validation.loaders.airflow_facts import (
+from validation.loaders.dag import containment
+from validation.loaders.dag.airflow_facts import (
     describe_dags,
     error_facts,
     position,

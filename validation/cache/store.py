@@ -27,7 +27,7 @@ The cache does not see files a DAG reads with open() at import time (a YAML or S
 say), nor modules outside the repository other than through the lock file: use
 --no-cache when such a file changes what a DAG creates.
 
-Entries are JSON (validation.codec), never pickle: the folder sits in the user's
+Entries are JSON (validation.cache.codec), never pickle: the folder sits in the user's
 repository, where a pull request could add files. Each entry is signed with HMAC-SHA256
 under a key kept outside the repository (in the user's cache folder), so only entries
 this account wrote are read; anything else (unsigned, corrupt, truncated, another shape)
@@ -50,9 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from validation import __version__
-from validation.codec import decode, encode
+from validation.cache.codec import decode, encode
 from validation.facts import DagFileFacts, ImportsModuleFacts, RoleFacts
-from validation.loaders.source import Unreadable, read_bytes
+from validation.loaders.files import Unreadable, read_bytes
 from validation.problems import Problem
 
 FORMAT = 1
@@ -110,7 +110,7 @@ def _sha256(data: bytes) -> str:
 
 def code_digest() -> str:
     """The validator's own code: a changed loader must not reuse old facts."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # validation/
     names = []
     for folder, dirs, files in os.walk(package):
         dirs[:] = [name for name in dirs if name != "__pycache__"]
@@ -195,7 +195,7 @@ class FactCache:
     def get(self, kind: str, path: str, checks: str | None = None) -> Any:
         """What is stored for ``path`` if every input is unchanged, else None: its facts
         (kind "dag", "imports" or "role"), or with "-problems" and the ``checks`` digest
-        (validation.cache.checks_digest) the problems the rules found in them."""
+        (validation.cache.store.checks_digest) the problems the rules found in them."""
         found = self._read(kind, path, checks)
         if found is None:
             self.misses += 1
@@ -305,7 +305,7 @@ class RunCache:
             return None
 
     def get(self) -> Any:
-        from validation.runner import Report
+        from validation.problems import Report
 
         try:
             body = self.cache._verified(self.cache._file("run", "").read_bytes())
@@ -326,7 +326,7 @@ class RunCache:
         return report
 
     def put(self, report: Any, modules: set[str]) -> None:
-        from validation.runner import Report
+        from validation.problems import Report
 
         digests = {name: self.cache.digest(name) for name in sorted(modules)}
         if None in digests.values():
