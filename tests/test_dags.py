@@ -13,7 +13,8 @@ import pytest
 from expectations import expected_problems
 
 from validation.config import Config
-from validation.loaders.dag.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.facts import LoadSettings
+from validation.loaders.dag.dags import DagFileRequest, load_python_files
 from validation.problems import Problem, Report
 from validation.run.runner import run
 

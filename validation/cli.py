@@ -27,7 +27,7 @@ from validation.config import (
     with_command_line_selection,
     with_values,
 )
-from validation.problems import Level, Report
+from validation.problems import INTERNAL_ERROR, Level, Report
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_change_options(parser: argparse.ArgumentParser) -> None:
-    """Pull requests and role reviews: validation/vcs/changes.py, validation/policy.py."""
+    """Pull requests and role reviews: validation/vcs/changes.py, validation/vcs/policy_diff.py."""
     group = parser.add_argument_group("changes and role reviews")
     group.add_argument("--changed-since", metavar="REF",
                        help="validate the files changed since the git ref REF (from where "
@@ -162,6 +162,8 @@ def _main(argv: Sequence[str] | None) -> int:
     sys.stdout.flush()
     if name == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         _append(os.environ["GITHUB_STEP_SUMMARY"], step_summary(report, options))
+    if any(problem.rule == INTERNAL_ERROR for problem in report.problems):
+        return EXIT_INTERNAL  # a rule failed: the report is incomplete for that file
     has_errors = any(problem.level is Level.ERROR for problem in report.problems)
     return EXIT_PROBLEMS if has_errors else EXIT_CLEAN
 
@@ -195,7 +197,7 @@ def _changed_paths(root: Path, args: argparse.Namespace) -> tuple[list[str], boo
 
 
 def _policy_command(root: Path, args: argparse.Namespace) -> int:
-    """--show-policy and --policy-diff: validation/policy.py does the work."""
+    """--show-policy and --policy-diff: validation/vcs/policy_diff.py does the work."""
     if args.paths or args.everything or args.changed_since is not None:
         raise _UsageError("--show-policy and --policy-diff take no PATH, --all or "
                           "--changed-since")
@@ -240,16 +242,16 @@ POLICY_FORMATS = ("auto", "text", "json", "github")
 def _policy_diff(root: Path, ref: str, format_name: str, config: Config) -> int:
     """Print the policy changes since ``ref``; exit 1 when a changed role file does not
     build now, else 0. The github format also appends Markdown to $GITHUB_STEP_SUMMARY."""
-    from validation import policy
     from validation.reporters.policy import github, markdown, text, to_json
+    from validation.vcs import policy_diff
 
     if format_name not in POLICY_FORMATS:
         raise _UsageError(f"--policy-diff prints text, json or github, not {format_name}")
     if format_name == "auto":
         format_name = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     try:
-        diff = policy.diff_policies(root, ref, config.environments)
-    except policy.PolicyUsageError as error:
+        diff = policy_diff.diff_policies(root, ref, config.environments)
+    except policy_diff.PolicyUsageError as error:
         raise _UsageError(str(error)) from None
     render = {"text": text, "json": to_json, "github": github}[format_name]
     sys.stdout.write(render(diff))
@@ -260,17 +262,18 @@ def _policy_diff(root: Path, ref: str, format_name: str, config: Config) -> int:
 
 
 def _run_with_speed_options(run: Any, root: Path, paths: list[str], everything: bool,
-                            args: argparse.Namespace, config: Config) -> Any:
+                            args: argparse.Namespace, config: Config) -> Report:
+    from validation.cache.store import DEFAULT_FOLDER, open_cache
     from validation.progress import ProgressLine, timings_table
-    from validation.run.runner import Loading
 
     no_cache = args.no_cache or bool(os.environ.get("VALIDATION_NO_CACHE"))
-    cache_dir = None if no_cache else (
-        Path(args.cache_dir).resolve() if args.cache_dir else root / ".validation_cache")
+    store = None if no_cache else open_cache(
+        Path(args.cache_dir).resolve() if args.cache_dir else root / DEFAULT_FOLDER,
+        root, config.load_settings())
     progress = None if args.quiet or not _is_terminal(sys.stderr) else ProgressLine(sys.stderr)
     try:
-        report = run(root, paths, everything=everything, config=config,
-                     cwd=Path.cwd(), loading=Loading(cache_dir=cache_dir, progress=progress))
+        report: Report = run(root, paths, everything=everything, config=config,
+                             cwd=Path.cwd(), store=store, progress=progress)
     finally:
         if progress is not None:
             progress.close()

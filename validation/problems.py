@@ -6,6 +6,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+# The problem a rule that raised leaves on the file it was checking (run/checks.py). Not a
+# rule: it cannot be deselected or suppressed, and it makes the exit status 3.
+INTERNAL_ERROR = "VAL001"
+INTERNAL_ERROR_NAME = "internal-error"
+
 
 class Level(str, enum.Enum):
     """How serious a problem is: errors fail the run, warnings are reported only."""

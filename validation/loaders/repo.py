@@ -48,7 +48,6 @@ def scan_repo(root: Path, environments: tuple[str, ...]) -> RepoFacts:
         roles=roles,
         projects=projects,
         readmes=readmes,
-        imports_modules=_names(imports_dir, dirs=False, suffix=".py"),
         imports_has_init=(imports_dir / "__init__.py").is_file(),
     )
 

@@ -372,7 +372,8 @@ def _find_literal(facts: DagFileFacts, task: TaskFacts, names: tuple[str, ...],
                if key in names and found == value and type(found) is type(value)]
     span = next((call for call in facts.source.calls if call.line == task.line), None)
     inside = [match for match in matches if span and span.line <= match[0] <= span.end_line]
-    return (inside or matches or [None])[0]
+    found = inside or matches
+    return found[0] if found else None
 
 
 def _position(facts: DagFileFacts, task: TaskFacts, keywords: tuple[str, ...]) -> tuple[int, int]:

@@ -9,7 +9,6 @@ files are reused, and Airflow and iam_builder are imported only for files that a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,15 @@ from validation.facts import (
     Suppression,
     SuppressionFacts,
 )
+from validation.loaders.dag.dags import DagFileRequest, Progress, load_python_files
 from validation.loaders.paths import all_paths, resolve
 from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.suppressions import read_suppressions
-from validation.problems import Problem, Report, Timing
+from validation.problems import INTERNAL_ERROR, Problem, Report, Timing
 from validation.registry import Rule, Subject, all_rules
 from validation.routes import Kind
 from validation.run.checks import check_facts
+from validation.run.store import CachedProblems, FactKind, FactStore, NullStore
 from validation.run.suppress import suppress
 
 # Files whose comments may hold inline suppressions.
@@ -38,26 +39,34 @@ SUPPRESSIBLE = frozenset({Kind.DAG, Kind.ROLE, Kind.IMPORTS_MODULE, Kind.IMPORTS
 
 
 @dataclass
-class Loading:
-    """How the run loads facts: the content cache (validation.cache.store, None: no cache) and
-    who is told about the progress of DAG imports (done, total, current file)."""
+class _Loaded:
+    """What one run learnt while loading, for the report and the whole-report entry."""
 
-    cache_dir: Path | None = None
-    key_file: Path | None = None  # the cache's signing key (default: the user's cache)
-    progress: Callable[[int, int, str], None] | None = None
-    cache: Any = None  # the open FactCache
     timings: list[Timing] = field(default_factory=list)
-    complete: bool = True  # every file's facts could be cached (no crash ...)
+    complete: bool = True  # every file's facts could be stored (no crash ...)
     modules: set[str] = field(default_factory=set)  # repository files the DAGs imported
 
 
-def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
-        cwd: Path, loading: Loading | None = None) -> Report:
-    """Validate the named paths (and with ``everything``, every file the layout covers)."""
-    loading = _open_loading(root, config, loading)
+@dataclass
+class _Run:
+    """One run's inputs and state, passed to the steps below."""
+
+    root: Path
+    config: Config
+    store: FactStore
+    progress: Progress | None
+    loaded: _Loaded = field(default_factory=_Loaded)
+
+
+def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config, cwd: Path,
+        store: FactStore | None = None, progress: Progress | None = None) -> Report:
+    """Validate the named paths (and with ``everything``, every file the layout covers).
+    ``store`` keeps facts and problems between runs (validation.cache; None: nothing is
+    kept); ``progress`` is told about the DAG imports (done, total, current file)."""
+    state = _Run(root, config, store or NullStore(), progress)
     repo = _repo(root, config)
-    whole = _whole_run(root, everything and not raw_paths, config, repo, loading)
-    if whole is not None and (cached := whole.get()) is not None:
+    listing = all_paths(root) if everything and not raw_paths else None
+    if listing is not None and (cached := state.store.get_report(config, repo, listing)):
         return cached
     rules = [rule for rule_id, rule in all_rules().items() if rule_id in enabled_rules(config)]
     named = [resolve(root, raw, cwd) for raw in raw_paths]
@@ -68,12 +77,12 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config,
     for facts in paths:
         problems += check_facts(Subject.PATH, facts.path, facts, repo, rules)
     checkable = [facts for facts in paths if _checkable(facts, config)]
-    problems += _check_python(root, checkable, repo, config, rules, loading)
-    problems += _check_roles(root, checkable, repo, rules, loading)
+    problems += _check_python(state, checkable, repo, rules)
+    problems += _check_roles(state, checkable, repo, rules)
     problems = _selected(root, paths, problems, config, repo)
-    report = Report(sorted(set(problems)), len(paths), loading.timings)
-    if whole is not None and loading.complete:
-        whole.put(report, loading.modules)
+    report = Report(sorted(set(problems)), len(paths), state.loaded.timings)
+    if listing is not None and state.loaded.complete:
+        state.store.put_report(config, repo, listing, report, state.loaded.modules)
     return report
 
 
@@ -89,7 +98,8 @@ def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], confi
     selected: list[Problem] = []
     for facts in paths:
         allowed = enabled - ignored_in(config, facts.path)
-        found = [problem for problem in by_path.get(facts.path, []) if problem.rule in allowed]
+        found = [problem for problem in by_path.get(facts.path, [])
+                 if problem.rule in allowed or problem.rule == INTERNAL_ERROR]
         suppressions = _suppressions(root, facts)
         if not suppressions:
             selected += found
@@ -124,157 +134,117 @@ def _checkable(facts: PathFacts, config: Config) -> bool:
     return env is None or env in config.environments
 
 
-def _check_python(root: Path, paths: list[PathFacts], repo: RepoFacts, config: Config,
-                  rules: list[Rule], loading: Loading) -> list[Problem]:
+def _check_python(state: _Run, paths: list[PathFacts], repo: RepoFacts,
+                  rules: list[Rule]) -> list[Problem]:
     if not any(rule.subject in (Subject.DAG, Subject.IMPORTS) for rule in rules):
         return []  # no rule would look at the facts: do not import anything
     python = [p for p in paths if p.route.kind in (Kind.DAG, Kind.IMPORTS_MODULE)]
-    problems, python, checks = _cached_problems(python, repo, rules, loading)
-    dags, imports = _load_python(root, python, config, loading)
-    for subject, kind, found in ((Subject.DAG, "dag", dags), (Subject.IMPORTS, "imports",
-                                                              imports)):
+    problems, python, checks = _stored_problems(state, python, repo, rules)
+    dags, imports = _load_python(state, python)
+    for kind, found in ((FactKind.DAG, dags), (FactKind.IMPORTS, imports)):
         for path, facts in found.items():
-            problems += _check(subject, kind, path, facts, repo, rules, loading, checks)
+            problems += _check(state, kind, path, facts, repo, rules, checks)
     return problems
 
 
-def _check_roles(root: Path, paths: list[PathFacts], repo: RepoFacts,
-                 rules: list[Rule], loading: Loading) -> list[Problem]:
+def _check_roles(state: _Run, paths: list[PathFacts], repo: RepoFacts,
+                 rules: list[Rule]) -> list[Problem]:
     roles = [path for path in paths if path.route.kind is Kind.ROLE]
     if roles:  # the cross-file role rules read the other roles and the DAG sources once
-        repo = with_role_context(root, repo, [(p.route.env or "", p.route.name or "")
-                                              for p in roles])
-    problems, roles, checks = _cached_problems(roles, repo, rules, loading)
+        repo = with_role_context(state.root, repo, [(p.route.env or "", p.route.name or "")
+                                                    for p in roles])
+    problems, roles, checks = _stored_problems(state, roles, repo, rules)
     for path in roles:
-        facts = _load_role(root, path, loading)
-        problems += _check(Subject.ROLE, "role", path.path, facts, repo, rules, loading,
-                           checks)
+        facts = _load_role(state, path)
+        problems += _check(state, FactKind.ROLE, path.path, facts, repo, rules, checks)
     return problems
 
 
-# -- loading facts, through the cache -------------------------------------------------------
+# -- loading facts, through the store ---------------------------------------------------
+
+FACT_KINDS = {Kind.DAG: FactKind.DAG, Kind.IMPORTS_MODULE: FactKind.IMPORTS,
+              Kind.ROLE: FactKind.ROLE}
+SUBJECTS = {FactKind.DAG: Subject.DAG, FactKind.IMPORTS: Subject.IMPORTS,
+            FactKind.ROLE: Subject.ROLE}
 
 
-def _open_loading(root: Path, config: Config, loading: Loading | None) -> Loading:
-    loading = loading or Loading()
-    loading.timings, loading.complete, loading.modules = [], True, set()
-    if loading.cache_dir is not None:
-        from validation.cache.store import open_cache
-
-        settings = {"dag_timeout": config.dag_timeout, "memory_limit_mb": config.memory_limit_mb,
-                    "cpu_limit_seconds": config.cpu_limit_seconds,
-                    "env_allowlist": list(config.env_allowlist),
-                    "environments": list(config.environments)}
-        loading.cache = open_cache(loading.cache_dir, root, settings, loading.key_file)
-    return loading
-
-
-KINDS = {Kind.DAG: "dag", Kind.IMPORTS_MODULE: "imports", Kind.ROLE: "role"}
-
-
-def _whole_run(root: Path, everything: bool, config: Config, repo: RepoFacts,
-               loading: Loading) -> Any:
-    """The cache of the whole report, for ``--all`` alone (validation.cache.store.RunCache)."""
-    if loading.cache is None or not everything:
-        return None
-    from validation.cache.store import RunCache
-
-    return RunCache.inputs(loading.cache, config, repo, all_paths(root))
-
-
-def _cached_problems(paths: list[PathFacts], repo: RepoFacts, rules: list[Rule],
-                     loading: Loading) -> tuple[list[Problem], list[PathFacts], str]:
-    """The problems the cache holds for files whose facts, repository facts and rules are
+def _stored_problems(state: _Run, paths: list[PathFacts], repo: RepoFacts, rules: list[Rule]
+                     ) -> tuple[list[Problem], list[PathFacts], str]:
+    """The problems the store holds for files whose facts, repository facts and rules are
     unchanged, the files it has none for, and the digest of the repository facts and
-    rules (validation.cache.store.checks_digest; "" without a cache)."""
-    if loading.cache is None or not paths:
+    rules they were checked with."""
+    if not paths:
         return [], paths, ""
-    from validation.cache.store import PROBLEMS, checks_digest
-
-    checks = checks_digest(repo, [rule.id for rule in rules])
+    checks = state.store.checks(repo, [rule.id for rule in rules])
     problems: list[Problem] = []
     missing = []
     for path in paths:
-        kind = KINDS[path.route.kind]
-        found = loading.cache.get(kind + PROBLEMS, path.path, checks)
+        kind = FACT_KINDS[path.route.kind]
+        found = state.store.get_problems(kind, path.path, checks)
         if found is None:
             missing.append(path)
             continue
         problems += found.problems
-        loading.modules.update(found.modules)
-        if kind == "dag":
-            loading.timings.append(Timing(path.path, found.import_seconds, True))
+        state.loaded.modules.update(found.modules)
+        if kind is FactKind.DAG:
+            state.loaded.timings.append(Timing(path.path, found.import_seconds, True))
     return problems, missing, checks
 
 
-def _check(subject: Subject, kind: str, path: str, facts: Any, repo: RepoFacts,
-           rules: list[Rule], loading: Loading, checks: str) -> list[Problem]:
-    """The problems of one file's facts, stored in the cache (under ``checks``, the digest
-    of ``repo`` and ``rules``) for the next run."""
-    problems = check_facts(subject, path, facts, repo, rules)
-    if loading.cache is not None and checks:
-        from validation.cache.store import PROBLEMS, CachedProblems
-
-        seconds, modules = (facts.import_seconds, facts.imported_modules) if kind == "dag" \
-            else (0.0, [])
-        loading.cache.put(kind + PROBLEMS, path, CachedProblems(problems, seconds, modules),
-                          facts, checks)
+def _check(state: _Run, kind: FactKind, path: str, facts: Any, repo: RepoFacts,
+           rules: list[Rule], checks: str) -> list[Problem]:
+    """The problems of one file's facts, stored (under ``checks``, the digest of ``repo``
+    and ``rules``) for the next run."""
+    problems = check_facts(SUBJECTS[kind], path, facts, repo, rules)
+    seconds, modules = (facts.import_seconds, facts.imported_modules) \
+        if kind is FactKind.DAG else (0.0, [])
+    state.store.put_problems(kind, path, CachedProblems(problems, seconds, modules), facts,
+                             checks)
     return problems
 
 
-def _load_python(root: Path, paths: list[PathFacts], config: Config, loading: Loading
+def _load_python(state: _Run, paths: list[PathFacts]
                  ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
-    """Facts of the DAG files and imports modules among ``paths``: from the cache where
+    """Facts of the DAG files and imports modules among ``paths``: from the store where
     it has them, else imported in workers (and then stored). Airflow is imported only
-    when some file is not in the cache."""
-    cache = loading.cache
+    when some file is not in the store."""
+    store, loaded = state.store, state.loaded
     dags: dict[str, DagFileFacts] = {}
     imports: dict[str, ImportsModuleFacts] = {}
     dag_files, modules = [], []
     for p in paths:
-        kind = KINDS.get(p.route.kind)
-        found = cache.get(kind, p.path) if cache is not None and kind else None
+        kind = FACT_KINDS[p.route.kind]
+        found = store.get_facts(kind, p.path)
         if found is not None:
-            (dags if kind == "dag" else imports)[p.path] = found
-        elif kind == "dag":
-            dag_files.append((p.path, p.route.env or "", p.route.project or "",
-                              p.route.name or ""))
-        elif kind == "imports":
+            (dags if kind is FactKind.DAG else imports)[p.path] = found
+        elif kind is FactKind.DAG:
+            dag_files.append(DagFileRequest(p.path, p.route.env or "", p.route.project or "",
+                                            p.route.name or ""))
+        else:
             modules.append((p.path, p.route.name or ""))
-    loading.timings += [Timing(path, facts.import_seconds, True) for path, facts in dags.items()]
-    loading.modules.update(module for facts in dags.values() for module in facts.imported_modules)
+    loaded.timings += [Timing(path, facts.import_seconds, True) for path, facts in dags.items()]
+    loaded.modules.update(module for facts in dags.values() for module in facts.imported_modules)
     if dag_files or modules:
-        from validation.cache.store import cacheable
-        from validation.loaders.dag.dags import DagFileRequest, LoadSettings, load_python_files
-
-        settings = LoadSettings(timeout=config.dag_timeout, jobs=config.jobs,
-                                memory_limit_mb=config.memory_limit_mb,
-                                cpu_limit_seconds=config.cpu_limit_seconds,
-                                env_allowlist=config.env_allowlist)
         new_dags, new_imports = load_python_files(
-            str(root), [DagFileRequest(*request) for request in dag_files], modules, settings,
-            loading.progress)
-        loading.timings += [Timing(path, facts.import_seconds, False)
-                            for path, facts in new_dags.items()]
-        loading.modules.update(module for facts in new_dags.values()
-                               for module in facts.imported_modules)
-        if cache is not None:
-            for kind, found in (("dag", new_dags), ("imports", new_imports)):
-                for path, facts in found.items():
-                    cache.put(kind, path, facts)
-                    loading.complete = loading.complete and cacheable(kind, facts)
+            str(state.root), dag_files, modules, state.config.load_settings(),
+            state.config.jobs, state.progress)
+        loaded.timings += [Timing(path, facts.import_seconds, False)
+                           for path, facts in new_dags.items()]
+        loaded.modules.update(module for facts in new_dags.values()
+                              for module in facts.imported_modules)
+        for kind, found in ((FactKind.DAG, new_dags), (FactKind.IMPORTS, new_imports)):
+            for path, facts in found.items():
+                loaded.complete = store.put_facts(kind, path, facts) and loaded.complete
         dags.update(new_dags)
         imports.update(new_imports)
     return dags, imports
 
 
-def _load_role(root: Path, path: PathFacts, loading: Loading) -> RoleFacts:
-    cache = loading.cache
-    facts = cache.get("role", path.path) if cache is not None else None
+def _load_role(state: _Run, path: PathFacts) -> RoleFacts:
+    facts = state.store.get_facts(FactKind.ROLE, path.path)
     if facts is None:
-        from validation.loaders.roles import load_role
+        from validation.loaders.roles import load_role  # imports iam_builder: only when needed
 
-        facts = load_role(root, path.path, path.route.env or "", path.route.name or "")
-        if cache is not None:
-            cache.put("role", path.path, facts)
+        facts = load_role(state.root, path.path, path.route.env or "", path.route.name or "")
+        state.store.put_facts(FactKind.ROLE, path.path, facts)
     return facts
