@@ -36,7 +36,11 @@ validate: venv
 	$(BIN)/flake8 .
 	$(BIN)/yamllint --strict .
 
+# The suite, after the checks that keep the layout: mypy (the annotations) and
+# import-linter (the layers, contracts in pyproject.toml).
 test: venv actionlint
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # Regenerate the lock from requirements-validation.in with pip-tools, installed in a

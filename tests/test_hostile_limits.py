@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from validation.loaders import containment
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.facts import LoadSettings
+from validation.loaders.dag import containment
+from validation.loaders.dag.dags import DagFileRequest, load_python_files
 
 DAGS = "environments/dev/dags/limits"
 
@@ -18,8 +19,9 @@ def _load(root: Path, name: str, text: str, **settings: object) -> object:
     (root / DAGS).mkdir(parents=True, exist_ok=True)
     (root / DAGS / f"{name}.py").write_text(text)
     request = DagFileRequest(f"{DAGS}/{name}.py", "dev", "limits", name)
-    options = {"timeout": 60.0, "jobs": 1, **settings}
-    dags, _ = load_python_files(str(root), [request], [], LoadSettings(**options))  # type: ignore
+    options = {"timeout": 60.0, "memory_limit_mb": 0, "cpu_limit_seconds": 0.0, **settings}
+    dags, _ = load_python_files(str(root), [request], [], LoadSettings(**options),  # type: ignore
+                                1)
     return dags[request.path]
 
 

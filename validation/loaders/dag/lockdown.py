@@ -160,7 +160,7 @@ DENIED_BY_NUMBER = {"setxattrat": 463, "removexattrat": 466, "open_tree_attr": 4
 def _seccomp_module() -> Any:
     """pyseccomp, or None when it or the system's libseccomp is missing."""
     try:
-        import pyseccomp  # type: ignore[import-untyped]
+        import pyseccomp
     except (ImportError, OSError, RuntimeError):  # RuntimeError: no libseccomp.so
         return None
     return pyseccomp

@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from validation import codec
-from validation.facts import ErrorFacts
-from validation.loaders import containment
+from validation.cache import codec
+from validation.facts import ErrorFacts, LoadSettings
+from validation.loaders.dag import containment
+from validation.loaders.dag.worker import Job, Outcome
 from validation.loaders.dag.zygote import LOCKDOWN_FAILED, Plan
-from validation.loaders.dag_worker import Job, Outcome
 
 # The zygote's first lines: put the validator's package (through a folder holding only a
 # link to it) on sys.path, never the repository root.
@@ -72,8 +72,7 @@ class Containment:
 class Zygote:
     """The zygote process, the run's folder, and the children it has started."""
 
-    def __init__(self, root: str, plan_settings: dict[str, Any],
-                 env_allowlist: tuple[str, ...]) -> None:
+    def __init__(self, root: str, settings: LoadSettings, workers: int) -> None:
         self.run_dir = tempfile.mkdtemp(prefix="validation-run-")
         self.children: dict[int, int] = {}  # job id -> pid, while running
         self.buffer = bytearray()
@@ -83,12 +82,14 @@ class Zygote:
         os.symlink(PACKAGE, os.path.join(shim, "validation"))
         home = os.path.join(self.run_dir, "home")
         os.mkdir(home)
-        environment = containment.worker_environment(dict(os.environ), env_allowlist, home)
+        environment = containment.worker_environment(dict(os.environ), settings.env_allowlist,
+                                                     home)
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-c", BOOTSTRAP, str(os.getpid()), shim],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             close_fds=True, env=environment, cwd=home, process_group=0)
-        plan = Plan(root=root, run_dir=self.run_dir, parent=os.getpid(), **plan_settings)
+        plan = Plan(root=root, run_dir=self.run_dir, jobs=workers,
+                    settings=codec.encode(settings, LoadSettings), parent=os.getpid())
         self._send(asdict(plan))
 
     def _send(self, message: dict[str, Any]) -> None:
@@ -175,14 +176,13 @@ def _wait_gone(pids: list[int], seconds: float = 1.0) -> None:
             time.sleep(0.005)
 
 
-def run_jobs(root: str, jobs: dict[str, Job], settings: Any, allow_weak: bool,
-             progress: Progress | None = None) -> tuple[dict[str, Outcome], Containment]:
-    """An Outcome per path, whatever the files do, and how they were contained."""
-    plan_settings = {"timeout": settings.timeout,
-                     "jobs": max(1, settings.jobs or os.cpu_count() or 1),
-                     "memory_limit_mb": settings.memory_limit_mb,
-                     "cpu_limit_seconds": settings.cpu_limit_seconds}
-    zygote = Zygote(root, plan_settings, settings.env_allowlist)
+def run_jobs(root: str, jobs: dict[str, Job], settings: LoadSettings, workers: int,
+             allow_weak: bool, progress: Progress | None = None
+             ) -> tuple[dict[str, Outcome], Containment]:
+    """An Outcome per path, whatever the files do, and how they were contained;
+    ``workers`` children at a time (0: one per CPU core)."""
+    workers = max(1, workers or os.cpu_count() or 1)
+    zygote = Zygote(root, settings, workers)
     try:
         hello = zygote.receive()["hello"]
         containment_found = Containment(hello["landlock"], hello["seccomp"], hello["reason"])
@@ -192,7 +192,7 @@ def run_jobs(root: str, jobs: dict[str, Job], settings: Any, allow_weak: bool,
                 f"({containment_found.reason}) and CI=true requires it: DAG files would be "
                 "imported behind the audit-hook guard alone; pass --allow-weak-containment "
                 "to run anyway")
-        outcomes = _exchange(zygote, jobs, plan_settings["jobs"], settings.timeout, progress)
+        outcomes = _exchange(zygote, jobs, workers, settings.timeout, progress)
         return outcomes, containment_found
     finally:
         zygote.stop()

@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from validation.facts import LoadSettings
+
 MAX_RESULT_BYTES = 16 * 1024 * 1024  # a child's answer; more is a crash, never read
 GRACE_SECONDS = 5.0  # past Airflow's own timeout, before the zygote kills a child
 LOCKDOWN_FAILED = 70  # a child's exit status when a required layer could not be put up
@@ -44,16 +46,21 @@ PRIVATE_ROOT_ENTRIES = frozenset({".git", ".validation_cache"})
 
 @dataclass(frozen=True)
 class Plan:
-    """What the validator tells the zygote: where, how long, how much."""
+    """What the validator tells the zygote: where, how many at a time, and how."""
 
     root: str
     run_dir: str  # every folder the zygote and its children use is inside it
-    timeout: float
-    jobs: int
-    memory_limit_mb: int
-    cpu_limit_seconds: float
+    jobs: int  # children at a time
+    settings: dict[str, Any]  # the run's LoadSettings, through the codec
     parent: int  # the validator's pid
-    private: list[str] = field(default_factory=list)  # more root entries not to read
+
+
+def _settings(plan: Plan) -> LoadSettings:
+    from validation.cache import codec
+
+    settings = codec.decode(plan.settings, LoadSettings)
+    assert isinstance(settings, LoadSettings)
+    return settings
 
 
 @dataclass
@@ -90,7 +97,7 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def airflow_environment(plan: Plan, home: str) -> dict[str, str]:
+def airflow_environment(settings: LoadSettings, home: str) -> dict[str, str]:
     """The variables that point Airflow at the zygote's own, empty home, and at the
     metadata database when there is one (the seam for validation.loaders.dag.metadata,
     read-only: children cannot write outside their folder anyway, and ``mode=ro`` keeps
@@ -101,18 +108,18 @@ def airflow_environment(plan: Plan, home: str) -> dict[str, str]:
         "AIRFLOW__CORE__PLUGINS_FOLDER": os.path.join(home, "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": str(plan.timeout),
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": str(settings.timeout),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
     }
-    database = _metadata_database(plan)
+    database = _metadata_database()
     if database:
         environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (
             f"sqlite:///file:{database}?mode=ro&uri=true")
     return environment
 
 
-def _metadata_database(plan: Plan) -> str | None:
+def _metadata_database() -> str | None:
     try:
         from validation.loaders.dag import metadata  # type: ignore[attr-defined]
     except ImportError:  # not there yet (issue 12)
@@ -129,9 +136,9 @@ def _prepare(plan: Plan) -> None:
     for folder in (home, os.path.join(home, "dags"), os.path.join(home, "plugins")):
         os.makedirs(folder, exist_ok=True)
     os.chdir(plan.run_dir)
-    os.environ.update(airflow_environment(plan, home))
+    os.environ.update(airflow_environment(_settings(plan), home))
     sys.dont_write_bytecode = True  # no __pycache__ in the user's repository
-    from validation.loaders import dag_worker
+    from validation.loaders.dag import worker as dag_worker
     from validation.loaders.dag import lockdown
 
     layers = lockdown.available()
@@ -157,7 +164,7 @@ def _readable_paths(plan: Plan, home: str) -> list[str]:
     paths |= {os.path.realpath(path) for path in list(paths)}
     package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
     paths.add(package)
-    private = PRIVATE_ROOT_ENTRIES | set(plan.private)
+    private = PRIVATE_ROOT_ENTRIES
     try:
         entries = os.listdir(plan.root)
     except OSError:
@@ -280,8 +287,9 @@ def _fork(job: dict[str, Any], plan: Plan) -> _Child:
         _child(job, plan, folder, write)
     os.close(write)
     _send({"started": job["id"], "pid": pid})
-    grace = min(GRACE_SECONDS, plan.timeout)
-    return _Child(job["id"], pid, read, folder, time.monotonic() + plan.timeout + grace)
+    timeout = _settings(plan).timeout
+    grace = min(GRACE_SECONDS, timeout)
+    return _Child(job["id"], pid, read, folder, time.monotonic() + timeout + grace)
 
 
 def _child(job: dict[str, Any], plan: Plan, folder: str, write: int) -> NoReturn:
@@ -294,14 +302,16 @@ def _child(job: dict[str, Any], plan: Plan, folder: str, write: int) -> NoReturn
 
 
 def _locked_child(job: dict[str, Any], plan: Plan, folder: str, write: int) -> None:
-    from validation import codec
-    from validation.loaders import containment, dag_worker
+    from validation.cache import codec
+    from validation.loaders.dag import containment
+    from validation.loaders.dag import worker as dag_worker
     from validation.loaders.dag import lockdown
 
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
         signal.signal(number, signal.SIG_DFL)
-    limits = lockdown.Limits(memory_mb=plan.memory_limit_mb,
-                             cpu_seconds=int(plan.cpu_limit_seconds + 0.999))
+    settings = _settings(plan)
+    limits = lockdown.Limits(memory_mb=settings.memory_limit_mb,
+                             cpu_seconds=int(settings.cpu_limit_seconds + 0.999))
     try:
         lockdown.lock_down(folder, _readable, limits, keep=write, listable=[plan.root])
     except Exception as error:  # a required layer failed: no DAG code runs
@@ -311,8 +321,7 @@ def _locked_child(job: dict[str, Any], plan: Plan, folder: str, write: int) -> N
     guard = containment.Guard([folder])
     guard.install()
     job_record = dag_worker.Job(job["path"], job["kind"], job.get("module", ""))
-    outcome = dag_worker.run(job_record, _instruments[0], plan.root, guard,
-                             plan.cpu_limit_seconds)
+    outcome = dag_worker.run(job_record, _instruments[0], plan.root, settings, guard)
     _write(write, json.dumps(codec.encode(outcome, dag_worker.Outcome)))
 
 

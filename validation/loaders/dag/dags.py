@@ -1,9 +1,9 @@
 """Load DAG files and imports modules into facts, each imported in a process of its own.
 
 This process never imports Airflow and never runs repository code: a zygote does
-(validation.loaders.dag.supervisor and zygote), forking one locked-down child per file,
-each with a deadline; a file that hangs, dies or exits is blamed (DAG002) and the other
-files go on. Here the results are merged with what the file's source says.
+(supervisor.py and zygote.py), forking one locked-down child per file, each with a
+deadline; a file that hangs, dies or exits is blamed (DAG002) and the other files go
+on. Here the results are merged with what the file's source says.
 """
 
 from __future__ import annotations
@@ -13,24 +13,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from validation.facts import DagFacts, DagFileFacts, ErrorFacts, ImportsModuleFacts, SourceFacts
-from validation.loaders.source import call_position, locate, read_source, source_facts
+from validation.facts import (
+    DagFacts,
+    DagFileFacts,
+    ErrorFacts,
+    ImportsModuleFacts,
+    LoadSettings,
+    SourceFacts,
+)
+from validation.loaders.source import read_source, source_facts
 
 # Exceptions Airflow raises for a schedule it cannot parse, and the argument they are about.
 SCHEDULE_ERRORS = frozenset({"AirflowTimetableInvalid", "FormatError"})
 SCHEDULE_KEYWORDS = ("schedule_interval", "schedule")
 # Told, as files are imported: how many are done, of how many, and one being imported.
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class LoadSettings:
-    timeout: float = 30.0  # seconds per file, Airflow's dagbag_import_timeout default
-    jobs: int = 0  # worker processes; 0: one per CPU core
-    memory_limit_mb: int = 0  # address space of each worker (RLIMIT_AS); 0: no limit
-    cpu_limit_seconds: float = 0.0  # CPU time per file (RLIMIT_CPU); 0: no limit
-    env_allowlist: tuple[str, ...] = ()  # environment variables workers keep (names, globs)
-    require_kernel: bool = False  # fail (LoaderError) without kernel containment (CI=true)
 
 
 @dataclass(frozen=True)
@@ -46,24 +43,29 @@ def load_python_files(
     dag_files: Iterable[DagFileRequest],
     modules: Iterable[tuple[str, str]],
     settings: LoadSettings,
+    jobs: int = 0,
     progress: Progress | None = None,
+    require_kernel: bool = False,
     on_containment: Callable[[Any], None] | None = None,
 ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
     """Facts for DAG files and for ``imports/`` modules ((path, module stem) pairs), keyed
-    by repo-relative path. ``on_containment`` is told how the imports were contained
-    (a supervisor.Containment), when there were any."""
-    from validation.loaders.dag_worker import Job
+    by repo-relative path, each imported in a child of its own (``jobs`` at a time; 0: one
+    per CPU core). With ``require_kernel``, a machine without kernel containment is a
+    supervisor.LoaderError; ``on_containment`` is told how the imports were contained (a
+    supervisor.Containment), when there were any."""
+    from validation.loaders.dag.worker import Job
 
     root = os.path.abspath(root)  # children run in a folder of their own
-    dags, jobs = _prepare_dag_files(root, dag_files)
+    dags, work = _prepare_dag_files(root, dag_files)
     imports = {path: ImportsModuleFacts(path, name) for path, name in modules}
     for path, module in imports.items():
         text = _read(os.path.join(root, path))
         if isinstance(text, ErrorFacts) and text.kind == "OSError":  # a FIFO, too large
             module.import_error = text
         else:
-            jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
-    for path, outcome in _run_jobs(root, jobs, settings, progress, on_containment).items():
+            work[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
+    for path, outcome in _run_jobs(root, work, settings, jobs, progress, require_kernel,
+                                   on_containment).items():
         if path in dags:
             _merge(dags[path], outcome)
         else:
@@ -80,14 +82,14 @@ def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:
         return
     source = _source(read_source(os.path.join(root, module.path)), module.path)
     for dag in module.defines_dags:
-        dag.column = call_position(source, dag.line)[1]
+        dag.column = source.call_position(dag.line)[1]
 
 
 def _prepare_dag_files(
     root: str, requests: Iterable[DagFileRequest]
 ) -> tuple[dict[str, DagFileFacts], dict[str, Any]]:
     """Source facts for each DAG file, and a job for each one that is worth importing."""
-    from validation.loaders.dag_worker import Job
+    from validation.loaders.dag.worker import Job
 
     facts: dict[str, DagFileFacts] = {}
     jobs: dict[str, Any] = {}
@@ -141,7 +143,7 @@ def _merge(facts: DagFileFacts, outcome: Any) -> None:
 
 
 def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
-    dag.column = call_position(source, dag.line)[1]
+    dag.column = source.call_position(dag.line)[1]
     dag.dag_id_line, dag.dag_id_column = _locate_any(source, dag.line, ("dag_id",))
     dag.schedule_line, dag.schedule_column = _locate_any(source, dag.line, SCHEDULE_KEYWORDS)
     for task in dag.tasks:
@@ -153,27 +155,26 @@ def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
 def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tuple[int, int]:
     """The first of ``keywords`` given to the call made at ``line``, else the call itself."""
     for keyword in keywords:
-        found = locate(source, line, keyword)
+        found = source.locate(line, keyword)
         if found:
             return found
-    return call_position(source, line)
+    return source.call_position(line)
 
 
 # -- running the jobs ---------------------------------------------------------------------
 
 
-def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings,
-              progress: Progress | None = None,
-              on_containment: Callable[[Any], None] | None = None) -> dict[str, Any]:
+def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings, workers: int,
+              progress: Progress | None, require_kernel: bool,
+              on_containment: Callable[[Any], None] | None) -> dict[str, Any]:
     """An Outcome per path, whatever the files do: each imported in a locked-down child
-    of the zygote (validation.loaders.dag.supervisor); this process runs none of them."""
+    of the zygote (supervisor.py, zygote.py); this process runs none of them."""
     if not jobs:
         return {}
     from validation.loaders.dag import supervisor
 
-    outcomes, found = supervisor.run_jobs(root, jobs, settings,
-                                          allow_weak=not settings.require_kernel,
-                                          progress=progress)
+    outcomes, found = supervisor.run_jobs(root, jobs, settings, workers,
+                                          allow_weak=not require_kernel, progress=progress)
     if on_containment is not None:
         on_containment(found)
     return outcomes

@@ -19,11 +19,12 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import FrameType
 from typing import Any
 
-from validation.facts import DagFacts, ErrorFacts
-from validation.loaders import containment
-from validation.loaders.airflow_facts import (
+from validation.facts import DagFacts, ErrorFacts, LoadSettings
+from validation.loaders.dag import containment
+from validation.loaders.dag.airflow_facts import (
     describe_dags,
     error_facts,
     position,
@@ -88,10 +89,10 @@ def skip_unchanged_log_levels() -> None:
         original(logger, level)
 
     set_level.skips_unchanged = True  # type: ignore[attr-defined]
-    logging.Logger.setLevel = set_level  # type: ignore[method-assign]
+    logging.Logger.setLevel = set_level  # type: ignore[method-assign, assignment]
 
 
-# -- inside a child ----------------------------------------------------------------------
+# -- inside a child -----------------------------------------------------------------------
 
 
 class _Recorder(logging.Handler):
@@ -130,7 +131,7 @@ class Instruments:
             instruments.task_lines.setdefault(id(task), instruments.caller_line())
             original_add_task(dag, task)
 
-        DAG.__init__, DAG.add_task = init, add_task  # type: ignore[method-assign]
+        DAG.__init__, DAG.add_task = init, add_task  # type: ignore[method-assign, assignment]
         logger = logging.getLogger(DAGBAG_LOGGER)
         logger.addHandler(self.recorder)
         logger.setLevel(logging.ERROR)
@@ -140,7 +141,7 @@ class Instruments:
         self.recorder.errors.clear()
 
     def caller_line(self) -> int:
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         while frame is not None:
             if frame.f_code.co_filename == self.path:
                 return frame.f_lineno or 0
@@ -148,10 +149,11 @@ class Instruments:
         return 0
 
 
-def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard | None = None,
-        cpu_seconds: float = 0.0) -> Outcome:
+def run(job: Job, instruments: Instruments, root: str, settings: LoadSettings,
+        guard: containment.Guard | None = None) -> Outcome:
     """Import one file and describe what it produced. Never raises. The child is thrown
-    away afterwards, so nothing the file changed or left running outlives its result."""
+    away afterwards, so nothing the file changed or left running outlives its result
+    (the CPU time limit is the child's RLIMIT_CPU, set by its lock-down)."""
     modules_before = set(sys.modules)
     instruments.start(job.path)
     outcome = Outcome()
@@ -162,7 +164,7 @@ def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard 
             guard.arm(job.path)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            found = _import(job, instruments, outcome, root)
+            found = _import(job, instruments, outcome, root, settings.timeout)
             outcome.dags = describe_dags(instruments.dags, found, instruments.task_lines,
                                          clock_before)
     except Exception as error:  # escaped Airflow's own handling: still a parse failure
@@ -172,7 +174,7 @@ def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard 
             outcome.import_error = error_facts(error, job.path, root)
         caught = []
     except containment.CpuLimitExceeded as error:
-        _out_of_cpu(outcome, error, job.path, cpu_seconds)
+        _out_of_cpu(outcome, error, job.path, settings.cpu_limit_seconds)
         caught = []
     except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt, ...
         outcome.crash = error_facts(error, job.path, root, kind="exit")
@@ -195,9 +197,10 @@ def _out_of_cpu(outcome: Outcome, error: BaseException, path: str, seconds: floa
     outcome.crash = ErrorFacts("cpu", message, line, column)
 
 
-def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> list[Any]:
+def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str,
+            timeout: float) -> list[Any]:
     if job.kind == "imports":
-        return _import_module(job, outcome, root)
+        return _import_module(job, outcome, root, timeout)
     from airflow.exceptions import AirflowTaskTimeout
     from airflow.models import DagBag
 
@@ -207,8 +210,8 @@ def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> 
     if bag.import_errors:
         error = instruments.recorder.errors[-1] if instruments.recorder.errors else None
         if isinstance(error, AirflowTaskTimeout):
-            outcome.crash = _timeout_facts(error, job.path)
-        elif _is_out_of_memory(error):
+            outcome.crash = _timeout_facts(error, job.path, timeout)
+        elif error is not None and _is_out_of_memory(error):
             _out_of_memory(outcome, error, job.path)
         elif error is not None:
             outcome.import_error = error_facts(error, job.path, root)
@@ -218,15 +221,15 @@ def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> 
     return [dag for dag in found if dag.parent_dag is None]
 
 
-def _import_module(job: Job, outcome: Outcome, root: str) -> list[Any]:
+def _import_module(job: Job, outcome: Outcome, root: str, seconds: float) -> list[Any]:
     from airflow.exceptions import AirflowTaskTimeout
     from airflow.utils.timeout import timeout
 
     try:
-        with timeout(_timeout_seconds()):
+        with timeout(seconds):
             importlib.import_module(job.module)
     except AirflowTaskTimeout as error:
-        outcome.crash = _timeout_facts(error, job.path)
+        outcome.crash = _timeout_facts(error, job.path, seconds)
     except Exception as error:
         if _is_out_of_memory(error):
             _out_of_memory(outcome, error, job.path)
@@ -235,13 +238,9 @@ def _import_module(job: Job, outcome: Outcome, root: str) -> list[Any]:
     return []
 
 
-def _timeout_seconds() -> float:
-    return float(os.environ.get("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "30"))
-
-
-def _timeout_facts(error: BaseException, path: str) -> ErrorFacts:
+def _timeout_facts(error: BaseException, path: str, seconds: float) -> ErrorFacts:
     line, column = position(error, path)
-    message = f"importing the file did not finish within {_timeout_seconds():g} s"
+    message = f"importing the file did not finish within {seconds:g} s"
     return ErrorFacts("timeout", message, line, column)
 
 
