@@ -18,13 +18,30 @@ BIG = 50 * 1024 * 1024
 CLEAN_DAG = (CORPUS / "dags" / "z_after_everything.py").read_text(encoding="utf-8")
 
 
-def build(base: Path) -> dict[str, Path]:
+# Cases that go round the audit-hook guard (ctypes, or the guard switched off): only
+# kernel containment stops them, so without it they are left out (and would do harm).
+KERNEL_ONLY = frozenset({"kernel_write.py", "kernel_process.py", "kernel_read.py",
+                         "kernel_network.py", "kernel_denial.py", "kernel_signals.py",
+                         "forges_others.py", "poisons_cache.py"})
+CANARY = "CANARY-13-"  # in every secret the kernel cases try to read
+
+
+def build(base: Path, extra: dict[str, str] | None = None,
+          kernel: bool = True) -> dict[str, Path]:
     """The repository under ``base``/repo, with a home, an AIRFLOW_HOME and a folder
-    outside the repository for the DAGs to attack. Returns the folders by name."""
+    outside the repository for the DAGs to attack. Returns the folders by name.
+    ``extra`` fills more placeholders ({TCP_PORT} ...); without ``kernel`` containment
+    the KERNEL_ONLY cases are left out."""
     folders = {name: base / name for name in ("repo", "home", "airflow_home", "outside")}
     for folder in folders.values():
         folder.mkdir(parents=True)
     (folders["home"] / "notes.txt").write_text("mine")
+    (folders["home"] / ".aws").mkdir()
+    (folders["home"] / ".aws" / "credentials").write_text(
+        f"[default]\naws_secret_access_key = {CANARY}aws\n")
+    (folders["repo"] / ".git").mkdir()
+    (folders["repo"] / ".git" / "config").write_text(
+        f"[http]\n\textraheader = AUTHORIZATION: basic {CANARY}git\n")
     (folders["airflow_home"] / "airflow.cfg").write_text("[core]\n")
     repo = folders["repo"]
     (repo / "setup.cfg").write_text(
@@ -36,13 +53,18 @@ def build(base: Path) -> dict[str, Path]:
     (repo / "imports").mkdir()
     (repo / "imports" / "__init__.py").write_text("")
     values = {"{HOME}": str(folders["home"]), "{AIRFLOW_HOME}": str(folders["airflow_home"]),
-              "{OUTSIDE}": str(folders["outside"]), "{REPO}": str(repo)}
-    for source, target in ((CORPUS / "dags", repo / DAGS), (CORPUS / "roles", repo / ROLES)):
-        for path in sorted(source.iterdir()):
+              "{OUTSIDE}": str(folders["outside"]), "{REPO}": str(repo),
+              "{XDG}": str(base / "xdg"), "{CACHE}": str(base / "cache"), **(extra or {})}
+    for source, target in ((CORPUS / "dags", repo / DAGS), (CORPUS / "roles", repo / ROLES),
+                           (CORPUS / "root", repo)):
+        for path in sorted(path for path in source.rglob("*") if path.is_file()):
+            if path.name in KERNEL_ONLY and not kernel:
+                continue
             text = path.read_text(encoding="utf-8")
             for key, value in values.items():
                 text = text.replace(key, value)
-            (target / path.name).write_text(text, encoding="utf-8")
+            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (target / path.relative_to(source)).write_text(text, encoding="utf-8")
     _generated(repo)
     return folders
 
@@ -90,6 +112,10 @@ GENERATED = {
 HARMLESS = [f"{DAGS}/{name}.py" for name in (
     "signal_handlers", "threads_left", "atexit_handler", "output_flood", "reads_secrets",
     "writes_everywhere", "z_after_everything", "bom")] + [f"{ROLES}/airflow_dev_hostile.yaml"]
+# ... and those that try, round the guard, what only the kernel stops (KERNEL_ONLY).
+KERNEL_HARMLESS = [f"{DAGS}/{name}.py" for name in (
+    "kernel_write", "kernel_process", "kernel_read", "kernel_network", "kernel_denial",
+    "kernel_signals", "poisons_cache")]
 
 
 def marked(repo: Path) -> set[tuple[str, int, str]]:

@@ -3,8 +3,14 @@ large to commit) validated in one run of the command line, with the real Airflow
 
 Each bad file yields a clear problem with a rule id and a location, the files that only
 misbehave yield nothing, every other file is still validated, the exit status says
-"problems", no traceback appears, and nothing outside the worker's temporary folders
+"problems", no traceback appears, and nothing outside the children's temporary folders
 changed: not the repository, not HOME, not the user's AIRFLOW_HOME.
+
+The kernel_* cases (and forges_others, poisons_cache) switch the audit-hook guard off
+and go through ctypes: what stops them is the kernel's lock-down. Each class is checked
+by its effect: no file outside, nothing at the listeners on 127.0.0.1, no process left,
+the bystander process alive, no secret in the output, no planted cache entry. Without
+kernel containment they are left out (and under CI=true that fails the run).
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ import contextlib
 import io
 import json
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +30,9 @@ import hostile_repo
 import pytest
 
 from validation.cli import EXIT_PROBLEMS, main
+from validation.loaders.dag import lockdown
+
+KERNEL = lockdown.available().kernel
 
 SECRETS = {"AWS_SECRET_ACCESS_KEY": "hostile-secret", "GITHUB_TOKEN": "hostile-secret",
            "ACTIONS_RUNTIME_TOKEN": "hostile-secret", "HOSTILE_PASSWORD": "hostile-secret",
@@ -31,6 +43,9 @@ class Run:
     def __init__(self, folders: dict[str, Path], before: dict[str, dict[str, str]],
                  status: int, output: str, errors: str) -> None:
         self.folders, self.before = folders, before
+        self.listeners: list[socket.socket] = []
+        self.bystander: subprocess.Popen[bytes] | None = None
+        self.cache_dir: Path | None = None
         self.status, self.output, self.errors = status, output, errors
         self.problems: list[dict[str, Any]] = json.loads(output)["problems"]
 
@@ -44,7 +59,15 @@ def hostile(request: pytest.FixtureRequest,
     """The corpus validated once without the cache, and with it: a cold run that fills
     the cache, then the warm run the tests look at (the cache reads every file too)."""
     base = tmp_path_factory.mktemp("hostile")
-    folders = hostile_repo.build(base)
+    tcp = socket.create_server(("127.0.0.1", 0))
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    # Its own session, so that no kill of a group that got through could reach pytest.
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"],
+                                 start_new_session=True)
+    extra = {"{TCP_PORT}": str(tcp.getsockname()[1]), "{UDP_PORT}": str(udp.getsockname()[1]),
+             "{BYSTANDER}": str(bystander.pid)}
+    folders = hostile_repo.build(base, extra, kernel=KERNEL)
     before = {name: hostile_repo.tree_hash(folder) for name, folder in folders.items()}
     capture = pytest.MonkeyPatch()
     for name, value in {**SECRETS, "HOME": str(folders["home"]),
@@ -62,7 +85,14 @@ def hostile(request: pytest.FixtureRequest,
         capture.undo()
     status, output, errors = runs[-1]
     assert all(run == runs[-1] for run in runs), "a warm run differs from the cold one"
-    yield Run(folders, before, status, output, errors)
+    result = Run(folders, before, status, output, errors)
+    result.listeners, result.bystander = [tcp, udp], bystander
+    result.cache_dir = base / "cache" if request.param == "cache" else None
+    yield result
+    for listener in (tcp, udp):
+        listener.close()
+    bystander.kill()
+    bystander.wait()
     hostile_repo.remove(base)
 
 
@@ -150,6 +180,77 @@ def test_no_worker_or_process_it_started_is_left(hostile: Run) -> None:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid():
+        if parent == os.getpid() and hostile.bystander and int(name) != hostile.bystander.pid:
             children.append(name)
     assert children == []
+
+
+# -- what only the kernel stops ------------------------------------------------------------
+
+kernel_only = pytest.mark.skipif(not KERNEL and os.environ.get("CI") != "true",
+                                 reason=lockdown.available().describe())
+
+
+@kernel_only
+@pytest.mark.parametrize("path", hostile_repo.KERNEL_HARMLESS)
+def test_files_that_try_what_only_the_kernel_stops_yield_nothing(
+        hostile: Run, path: str) -> None:
+    """Each ran to its end (a valid DAG), so every attempt it made was refused."""
+    assert hostile.at(path) == []
+
+
+@kernel_only
+def test_no_secret_reached_the_report(hostile: Run) -> None:
+    for secret in (hostile_repo.CANARY, "hostile-secret"):
+        assert secret not in hostile.output + hostile.errors
+
+
+@kernel_only
+def test_the_listeners_on_localhost_received_nothing(hostile: Run) -> None:
+    tcp, udp = hostile.listeners
+    for listener in (tcp, udp):
+        listener.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        tcp.accept()  # the run is over: a connection it made would be queued
+    with pytest.raises(BlockingIOError):
+        udp.recv(100)
+
+
+@kernel_only
+def test_no_process_a_file_started_exists(hostile: Run) -> None:
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            comm = Path(f"/proc/{name}/comm").read_bytes()
+        except OSError:
+            continue
+        assert b"hostile-" not in cmdline + comm, (name, cmdline)
+
+
+@kernel_only
+def test_the_bystander_process_was_not_signalled(hostile: Run) -> None:
+    assert hostile.bystander is not None and hostile.bystander.poll() is None
+
+
+@kernel_only
+def test_a_file_forging_others_results_loses_only_its_own(hostile: Run) -> None:
+    [problem] = hostile.at(f"{hostile_repo.DAGS}/forges_others.py")
+    assert problem["rule"] == "DAG002" and "could not be read" in problem["message"]
+    assert hostile.at(f"{hostile_repo.DAGS}/z_after_everything.py") == []
+    assert hostile.at(f"{hostile_repo.DAGS}/kills_parent.py") != []  # still its own DAG001
+
+
+@kernel_only
+def test_no_entry_was_planted_in_the_cache(hostile: Run) -> None:
+    if hostile.cache_dir is not None:
+        assert not (hostile.cache_dir / "planted").exists()
+        assert all(entry.name != "planted" for entry in hostile.cache_dir.rglob("*"))
+
+
+def test_root_files_airflow_would_import_are_reported_and_never_run(hostile: Run) -> None:
+    assert [p["rule"] for p in hostile.at("airflow_local_settings.py")] == ["STR010"]
+    assert [p["rule"] for p in hostile.at("plugins/hostile_plugin.py")] == ["STR010"]
+    assert not (hostile.folders["outside"] / "local_settings_ran").exists()
+    assert not (hostile.folders["outside"] / "plugin_ran").exists()
