@@ -65,8 +65,11 @@ class Containment:
 
     def describe(self) -> str:
         if self.kernel:
-            return f"Landlock ABI {self.landlock_abi} and seccomp"
-        return f"without kernel containment ({self.reason}): only the audit-hook guard"
+            return f"with Landlock ABI {self.landlock_abi} and seccomp"
+        present = ([f"Landlock ABI {self.landlock_abi}"] if self.landlock_abi else []) + (
+            ["seccomp"] if self.seccomp else []) + ["the audit-hook guard"]
+        return (f"without kernel containment ({self.reason}): behind "
+                f"{' and '.join(present)} only")
 
 
 class Zygote:
