@@ -182,8 +182,11 @@ def _deny(sc: Any, flt: Any, action: int, name: str, *args: Any) -> None:
     flt.add_rule(action, number, *args)
 
 
-def seccomp_filter(pid: int) -> Any:
-    """The filter for the child ``pid``: allow by default, EPERM for what it must not do."""
+def seccomp_filter(pid: int | None) -> Any:
+    """The filter for the child ``pid``: allow by default, EPERM for what it must not do.
+    With ``pid`` None, the filter without the two rules that name the child's pid (kill,
+    tgkill): built once, before forking, and loaded in each child (building it is most of
+    the lock-down's cost); those two then go in a small filter of the child's own."""
     sc = _seccomp_module()
     if sc is None:
         raise LockdownError("seccomp is not available (libseccomp missing)")
@@ -201,11 +204,38 @@ def seccomp_filter(pid: int) -> Any:
     _deny(sc, flt, eperm, "prlimit64", sc.Arg(2, sc.NE, 0))  # setting a limit
     _deny(sc, flt, eperm, "prlimit64", sc.Arg(0, sc.NE, 0))  # another process's limits
     _deny(sc, flt, eperm, "prctl", sc.Arg(0, sc.EQ, PR_SET_PDEATHSIG))
-    # Signals: to itself only (libseccomp allows one comparison per argument, so kill(0)
-    # is refused too). Landlock's signal scope says the same from ABI 6.
+    if pid is not None:
+        _signal_rules(sc, flt, pid)
+    return flt
+
+
+def _signal_rules(sc: Any, flt: Any, pid: int) -> None:
+    """Signals to itself only (libseccomp allows one comparison per argument, so kill(0)
+    is refused too). Landlock's signal scope says the same from ABI 6."""
+    eperm = sc.ERRNO(errno.EPERM)
     _deny(sc, flt, eperm, "kill", sc.Arg(0, sc.NE, pid))
     _deny(sc, flt, eperm, "tgkill", sc.Arg(0, sc.NE, pid))
-    return flt
+
+
+_prepared: list[Any] = []  # the pid-free filter, built once by prepare()
+
+
+def prepare() -> None:
+    """Build the seccomp filter before forking children (where seccomp is available), so
+    each child only loads it."""
+    if available().seccomp and not _prepared:
+        _prepared.append(seccomp_filter(None))
+
+
+def _load_seccomp(pid: int) -> None:
+    if not _prepared:
+        seccomp_filter(pid).load()
+        return
+    _prepared[0].load()
+    sc = _seccomp_module()
+    own = sc.SyscallFilter(sc.ALLOW)
+    _signal_rules(sc, own, pid)
+    own.load()
 
 
 # -- the API ------------------------------------------------------------------------------
@@ -291,7 +321,7 @@ def lock_down(folder: str, readable: list[str], limits: Limits, keep: int = -1,
     _drop_capabilities()
     if layers.seccomp:
         try:
-            seccomp_filter(os.getpid()).load()
+            _load_seccomp(os.getpid())
         except OSError as error:
             raise LockdownError(f"seccomp: {error}") from error
 

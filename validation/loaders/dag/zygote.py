@@ -55,12 +55,35 @@ class Plan:
     parent: int  # the validator's pid
 
 
-def _settings(plan: Plan) -> LoadSettings:
-    from validation.cache import codec
+_decoded: list[LoadSettings] = []
 
-    settings = codec.decode(plan.settings, LoadSettings)
-    assert isinstance(settings, LoadSettings)
-    return settings
+
+def _settings(plan: Plan) -> LoadSettings:
+    if not _decoded:
+        from validation.cache import codec
+
+        settings = codec.decode(plan.settings, LoadSettings)
+        assert isinstance(settings, LoadSettings)
+        _decoded.append(settings)
+    return _decoded[0]
+
+
+# The zygote's own DAG file, imported once before any child is forked: Airflow and the
+# kubernetes client initialise much lazily on a first DAG (providers, operator links,
+# pod models), which every child would otherwise redo (about 50 ms each).
+WARM_UP_DAG = """
+from datetime import datetime
+
+from airflow.models import DAG
+from mojap_airflow_tools.operators import BasicKubernetesPodOperator
+
+dag = DAG(dag_id="zygote.warm_up", default_args={"owner": "zygote"},
+          start_date=datetime(2022, 1, 1), schedule_interval="@daily", catchup=False)
+for number in range(3):
+    task = BasicKubernetesPodOperator(
+        dag=dag, task_id=f"task-{number}", repo_name="zygote", release="v1.0.0",
+        role="airflow_dev_zygote", env_vars={"NUMBER": str(number)})
+"""
 
 
 @dataclass
@@ -146,6 +169,8 @@ def _prepare(plan: Plan) -> None:
     _readable[:] = _readable_paths(plan, home)
     _instruments.append(dag_worker.Instruments())
     _instruments[0].install()
+    _warm_up(home, plan)
+    lockdown.prepare()
     import gc
 
     gc.freeze()  # Airflow's objects are never garbage: no child copies them to walk them
@@ -154,6 +179,16 @@ def _prepare(plan: Plan) -> None:
 
 
 _instruments: list[Any] = []
+
+
+def _warm_up(home: str, plan: Plan) -> None:
+    """Import WARM_UP_DAG (the validator's own code, never the repository's)."""
+    from validation.loaders.dag import worker as dag_worker
+
+    path = os.path.join(home, "warm_up.py")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(WARM_UP_DAG)
+    dag_worker.run(dag_worker.Job(path, "dag"), _instruments[0], home, _settings(plan))
 
 
 def _readable_paths(plan: Plan, home: str) -> list[str]:
