@@ -4,9 +4,10 @@
 
 In a process that has imported Airflow and mojap-airflow-tools as the zygote does, fork
 one child per "file" and wait for it: once with a child that exits at once (the fork),
-once with a child that locks itself down first (lockdown.lock_down with the zygote's
-readable set) and then exits. Prints the median, over --files children, of the time
-from fork to reaped, and of the lock-down alone as the child measures it.
+once with a child that locks itself down first (lockdown.lock_down with a readable
+set like the zygote's, the seccomp filter prepared before forking) and then exits.
+Prints the median, over --files children, of the time from fork to reaped, and of the
+lock-down alone as the child measures it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="lockdown-cost-airflow-")
     worker.preload()
+    lockdown.prepare()  # as the zygote does: the seccomp filter is built once
     gc.freeze()
     readable = sorted({sys.prefix, sys.base_prefix, *(path for path in sys.path if path),
                        "/usr/lib", "/lib", "/etc/localtime"})
