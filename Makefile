@@ -48,7 +48,11 @@ validate: venv
 	$(BIN)/flake8 .
 	$(BIN)/yamllint --strict .
 
+# The suite, after the checks that keep the layout: mypy (the annotations) and
+# import-linter (the layers, contracts in pyproject.toml).
 test: venv-dev actionlint
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # Regenerate both locks with pip-tools, installed in a throw-away environment so .venv/

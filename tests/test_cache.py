@@ -1,4 +1,4 @@
-"""The content cache (validation.cache) with real files, the real Airflow and iam_builder.
+"""The content cache (validation.cache.store) with real files, the real Airflow and iam_builder.
 
 Every test works on a copy of a fixture repository in tmp_path, with the cache and its
 signing key in tmp_path too: nothing is written into tests/fixtures or the repository.
@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
-from validation.cache import FactCache
+from validation.cache.store import FactCache, open_cache
 from validation.config import Config
-from validation.runner import Loading, Report, run
+from validation.facts import LoadSettings
+from validation.problems import Report
+from validation.run.runner import run
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -42,11 +44,17 @@ def repo(tmp_path: Path) -> Path:
 MISSING_MODULE = "environments/dev/dags/cases/missing_module.py"
 
 
-def _run(root: Path, *, jobs: int = 0, cache: bool = True) -> tuple[Report, Loading]:
-    loading = Loading(cache_dir=root.parent / "cache" if cache else None,
-                      key_file=root.parent / "key")
+def _store(root: Path, config: Config, cache: Path | None = None,
+           key: Path | None = None) -> Any:
+    """The content cache as the CLI opens it (None: no key, or a symlinked folder)."""
+    return open_cache(cache or root.parent / "cache", root, config.load_settings(),
+                      key or root.parent / "key")
+
+
+def _run(root: Path, *, jobs: int = 0, cache: bool = True) -> tuple[Report, Any]:
     config = Config(dag_timeout=CONFIG.dag_timeout, jobs=jobs)
-    return run(root, [], everything=True, config=config, cwd=root, loading=loading), loading
+    store = _store(root, config) if cache else None
+    return run(root, [], everything=True, config=config, cwd=root, store=store), store
 
 
 def _cached(report: Report) -> dict[str, bool]:
@@ -55,7 +63,7 @@ def _cached(report: Report) -> dict[str, bool]:
 
 def test_results_are_the_same_cold_warm_and_with_any_number_of_workers(repo: Path) -> None:
     cold, loading = _run(repo, jobs=2)
-    assert loading.cache.hits == 0 and loading.cache.misses > 50
+    assert loading.hits == 0 and loading.misses > 50
     warm, loading = _run(repo, jobs=1)
     plain_1, _ = _run(repo, jobs=1, cache=False)
     plain_2, _ = _run(repo, jobs=2, cache=False)
@@ -69,7 +77,7 @@ def test_results_are_the_same_cold_warm_and_with_any_number_of_workers(repo: Pat
     assert MISSING_MODULE in loaded_again
     assert WRONG_ID not in loaded_again and USES_IMPORTS not in loaded_again
     # each missing file misses twice: its problems, then its facts
-    assert loading.cache.hits > 50 and loading.cache.misses == 2 * len(loaded_again)
+    assert loading.hits > 50 and loading.misses == 2 * len(loaded_again)
 
 
 def test_a_changed_dag_file_is_imported_again(repo: Path) -> None:
@@ -105,9 +113,9 @@ def test_a_changed_lock_file_invalidates_everything(repo: Path) -> None:
     (repo / "requirements-validation.txt").write_text("apache-airflow==2.4.3\n")
     after, loading = _run(repo)
     assert not any(_cached(after).values())
-    assert loading.cache.hits == 0
+    assert loading.hits == 0
     again, loading = _run(repo)
-    assert loading.cache.hits > 50 and again.problems == after.problems
+    assert loading.hits > 50 and again.problems == after.problems
 
 
 def test_problems_follow_the_repository_without_importing_again(repo: Path) -> None:
@@ -132,7 +140,7 @@ def test_a_changed_role_file_is_loaded_again(repo: Path) -> None:
     role.write_text(role.read_text() + "\nnot_a_key: 1\n")
     after, changed = _run(repo)
     assert [p.rule for p in after.problems if p.path.endswith("airflow_dev_clean.yaml")]
-    assert changed.cache.misses == unchanged.cache.misses + 2  # its problems and facts
+    assert changed.misses == unchanged.misses + 2  # its problems and facts
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -144,7 +152,8 @@ def test_corrupt_or_forged_entries_are_ignored_and_rebuilt(repo: Path) -> None:
     entries = _entries(repo.parent / "cache")
     assert len(entries) > 50
     key = bytes.fromhex((repo.parent / "key").read_text())
-    signed = FactCache(repo.parent / "cache", repo, {}, key)  # signs, but another context
+    signed = FactCache(repo.parent / "cache", repo, LoadSettings(timeout=1.0),
+                       key)  # signs, but another context
     by_kind: dict[str, list[tuple[Path, bytes, dict[str, Any]]]] = {}
     for path in entries:
         mac, body = path.read_bytes().split(b"\n", 1)
@@ -181,10 +190,10 @@ def test_corrupt_or_forged_entries_are_ignored_and_rebuilt(repo: Path) -> None:
     entries[len(damage)].mkdir()  # unreadable: a folder where the entry should be
     after, loading = _run(repo)
     assert after.problems == cold.problems
-    assert loading.cache.misses >= len(damage)
+    assert loading.misses >= len(damage)
     again, loading = _run(repo)  # the damaged entries were rewritten
     assert again.problems == cold.problems
-    assert loading.cache.misses == 2 * sum(not cached for cached in _cached(again).values())
+    assert loading.misses == 2 * sum(not cached for cached in _cached(again).values())
 
 
 def _signed(key: bytes, entry: object) -> bytes:
@@ -197,10 +206,10 @@ def _signed(key: bytes, entry: object) -> bytes:
 
 def test_without_a_signing_key_the_run_goes_without_cache(repo: Path, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    loading = Loading(cache_dir=tmp_path / "cache", key_file=tmp_path / "file" / "key")
-    report = run(repo, [WRONG_ID], everything=False, config=CONFIG, cwd=repo, loading=loading)
+    store = _store(repo, CONFIG, tmp_path / "cache", tmp_path / "file" / "key")
+    report = run(repo, [WRONG_ID], everything=False, config=CONFIG, cwd=repo, store=store)
     assert [p.rule for p in report.problems] == ["DAG005"]
-    assert loading.cache is None and not (tmp_path / "cache").exists()
+    assert store is None and not (tmp_path / "cache").exists()
 
 
 # -- the command line, in a subprocess ------------------------------------------------------
@@ -234,7 +243,7 @@ def test_a_warm_run_does_not_import_airflow(tmp_path: Path) -> None:
     assert json.loads(warm.stdout)["problems"] == []
     imported = [line.split("|")[-1].strip() for line in warm.stderr.splitlines()
                 if line.startswith("import time:")]
-    assert "validation.runner" in imported
+    assert "validation.run.runner" in imported
     assert not [name for name in imported if name.split(".")[0] in ("airflow", "iam_builder")]
 
 
@@ -253,37 +262,37 @@ def test_no_cache_reads_and_writes_nothing(tmp_path: Path) -> None:
 # -- the whole report of --all --------------------------------------------------------------
 
 
-def _example_run(root: Path) -> tuple[Report, Loading]:
-    loading = Loading(cache_dir=root.parent / "cache", key_file=root.parent / "key")
-    return run(root, [], everything=True, config=CONFIG, cwd=root, loading=loading), loading
+def _example_run(root: Path) -> tuple[Report, Any]:
+    store = _store(root, CONFIG)
+    return run(root, [], everything=True, config=CONFIG, cwd=root, store=store), store
 
 
 def test_an_unchanged_repository_reuses_the_whole_report(tmp_path: Path) -> None:
     root = _example_repo(tmp_path)
     cold, loading = _example_run(root)
-    assert loading.cache.hits == 0
+    assert loading.hits == 0
     warm, loading = _example_run(root)
     assert warm.problems == cold.problems and warm.files == cold.files
-    assert loading.cache.hits == 1 and loading.cache.misses == 0  # one entry read
+    assert loading.hits == 1 and loading.misses == 0  # one entry read
     assert all(timing.cached for timing in warm.timings) and len(warm.timings) == 8
     # a change anywhere sends the run through the files' entries again
     constants = root / "imports" / "examples_constants.py"
     constants.write_text(constants.read_text().replace('"v0.0.1"', '"latest"'))
     changed, loading = _example_run(root)
-    assert loading.cache.misses > 0
+    assert loading.misses > 0
     assert {p.rule for p in changed.problems} == {"DAG017"}  # the unpinned image
     again, loading = _example_run(root)
-    assert again.problems == changed.problems and loading.cache.hits == 1
+    assert again.problems == changed.problems and loading.hits == 1
 
 
 def test_named_files_do_not_use_the_whole_report(tmp_path: Path) -> None:
     root = _example_repo(tmp_path)
     _example_run(root)
     named = "environments/dev/dags/examples/use_imports.py"
-    loading = Loading(cache_dir=root.parent / "cache", key_file=root.parent / "key")
-    report = run(root, [named], everything=False, config=CONFIG, cwd=root, loading=loading)
+    loading = _store(root, CONFIG)
+    report = run(root, [named], everything=False, config=CONFIG, cwd=root, store=loading)
     assert report.files == 1 and report.problems == []
-    assert loading.cache.hits == 1  # the file's problems
+    assert loading.hits == 1  # the file's problems
 
 
 def _imported(stderr: str) -> set[str]:
@@ -308,7 +317,7 @@ def test_a_cache_folder_that_is_a_symlink_is_not_used(repo: Path, tmp_path: Path
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "cache").symlink_to(elsewhere)  # as a pull request could commit it
-    loading = Loading(cache_dir=tmp_path / "cache", key_file=tmp_path / "key")
-    report = run(repo, [WRONG_ID], everything=False, config=CONFIG, cwd=repo, loading=loading)
+    store = _store(repo, CONFIG, tmp_path / "cache", tmp_path / "key")
+    report = run(repo, [WRONG_ID], everything=False, config=CONFIG, cwd=repo, store=store)
     assert [p.rule for p in report.problems] == ["DAG005"]
-    assert loading.cache is None and list(elsewhere.iterdir()) == []
+    assert store is None and list(elsewhere.iterdir()) == []

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from gitrepos import GIT, commit, edit, example_repo, git
 
-from validation.changes import ChangesError, changes_since, paths_to_check
 from validation.cli import main
-from validation.dependents import imported_files
+from validation.vcs.changes import ChangesError, changes_since, paths_to_check
+from validation.vcs.dependents import imported_files
 
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")
 

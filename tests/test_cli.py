@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from validation import cli, runner
+from validation import cli
 from validation.cli import main
+from validation.run import runner
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from validation.checks import check_facts
-from validation.codec import CodecError, decode, encode
-from validation.facts import DagFileFacts, ErrorFacts, ImportsModuleFacts, RoleFacts
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.cache.codec import CodecError, decode, encode
+from validation.facts import DagFileFacts, ErrorFacts, ImportsModuleFacts, LoadSettings, RoleFacts
+from validation.loaders.dag.dags import DagFileRequest, load_python_files
 from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.roles import load_role
 from validation.registry import Subject, all_rules
+from validation.run.checks import check_facts
 
 TESTS = Path(__file__).resolve().parent
 DAGREPO = TESTS / "fixtures" / "dagrepo"

@@ -13,22 +13,23 @@ from pathlib import Path
 import pytest
 from expectations import expected_problems
 
-from validation.checks import check_facts
 from validation.config import Config
 from validation.facts import (
     DagFacts,
     DagFileFacts,
     ImportsModuleFacts,
+    LoadSettings,
     RepoFacts,
     RuleSettings,
     SourceFacts,
     TaskFacts,
 )
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.loaders.dag.dags import DagFileRequest, load_python_files
 from validation.loaders.source import source_facts
 from validation.registry import Subject, all_rules
 from validation.rules.secret_patterns import is_placeholder, is_secret_name, secret_kind
-from validation.runner import run
+from validation.run.checks import check_facts
+from validation.run.runner import run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RULES = all_rules()
@@ -38,7 +39,7 @@ REPO = RepoFacts(
            "prod": frozenset()},
     projects={"dev": frozenset({"my_team", "cases", "cases_extra"}),
               "prod": frozenset({"finance"})},
-    readmes={}, imports_modules=frozenset(), imports_has_init=True,
+    readmes={}, imports_has_init=True,
 )
 
 

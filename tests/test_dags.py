@@ -13,9 +13,10 @@ import pytest
 from expectations import expected_problems
 
 from validation.config import Config
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
-from validation.problems import Problem
-from validation.runner import Report, run
+from validation.facts import LoadSettings
+from validation.loaders.dag.dags import DagFileRequest, load_python_files
+from validation.problems import Problem, Report
+from validation.run.runner import run
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"

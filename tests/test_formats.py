@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from validation.cli import main
-from validation.problems import Level, Problem
+from validation.loaders.files import line_texts
+from validation.problems import Level, Problem, Report
 from validation.reporters import FORMATS, Options, options_for, resolve_format, text
 from validation.reporters.text import use_colour
-from validation.runner import Report
+from validation.vcs.diff import changed_lines
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"
 WRONG_ID = "environments/dev/dags/cases/wrong_dag_id.py"
@@ -119,16 +120,17 @@ def test_auto_on_the_command_line(capsys: pytest.CaptureFixture[str],
 
 
 def test_options_for_colours_text_on_a_terminal_only(tmp_path: Path) -> None:
-    assert options_for("text", tmp_path, quiet=False, env={}, is_terminal=True).colour
-    assert not options_for("text", tmp_path, quiet=False, env={}, is_terminal=False).colour
-    assert not options_for("json", tmp_path, quiet=False, env={}, is_terminal=True).colour
-    assert not options_for("text", tmp_path, quiet=False, env={"NO_COLOR": "1"},
+    assert options_for("text", quiet=False, env={}, is_terminal=True).colour
+    assert not options_for("text", quiet=False, env={}, is_terminal=False).colour
+    assert not options_for("json", quiet=False, env={}, is_terminal=True).colour
+    assert not options_for("text", quiet=False, env={"NO_COLOR": "1"},
                            is_terminal=True).colour
 
 
 def test_options_for_github_without_git_knows_no_changed_lines(tmp_path: Path) -> None:
-    options = options_for("github", tmp_path, quiet=True, env={"GITHUB_BASE_REF": "main"},
-                          is_terminal=False)
+    assert changed_lines(tmp_path, "main") is None
+    options = options_for("github", quiet=True, env={"GITHUB_BASE_REF": "main"},
+                          is_terminal=False, changed=None)
     assert options.changed is None and options.quiet
 
 
@@ -142,7 +144,8 @@ def test_no_format_crashes_on_odd_input(name: str, tmp_path: Path) -> None:
                 "\x00\x1b[31m control"),
         Problem("", -1, -1, "", "", Level.WARNING, "\n"),
     ]
-    options = Options(root=tmp_path, changed=frozenset({("dir with space/a,b:c.py", 1)}))
+    options = Options(changed=frozenset({("dir with space/a,b:c.py", 1)}),
+                      line_texts=line_texts(tmp_path, ((p.path, p.line) for p in odd)))
     assert FORMATS[name](Report(odd, 4), options).endswith("\n")
 
 

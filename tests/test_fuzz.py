@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from iam_builder.iam_schema import IAM_SCHEMA
 
-from validation.checks import check_facts
 from validation.config import Config
 from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.roles import load_role
 from validation.registry import Subject, all_rules
-from validation.runner import run
+from validation.run.checks import check_facts
+from validation.run.runner import run
 
 ROLE = "environments/dev/roles/airflow_dev_fuzz.yaml"
 RULES = all_rules()

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from validation.cli import main
-from validation.problems import Level, Problem
+from validation.problems import Level, Problem, Report
 from validation.reporters import Options
-from validation.reporters.changes import changed_lines, parse_diff
 from validation.reporters.github import (
     annotation,
     escape_data,
@@ -23,7 +22,7 @@ from validation.reporters.github import (
     ordered,
     step_summary,
 )
-from validation.runner import Report
+from validation.vcs.diff import changed_lines, parse_diff
 
 DAG = "environments/dev/dags/a/b.py"
 ERROR = Problem(DAG, 7, 12, "DAG005", "dag-id-convention", Level.ERROR, "dag_id 'x' is wrong")

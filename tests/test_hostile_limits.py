@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from validation.loaders import containment
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.facts import LoadSettings
+from validation.loaders.dag import containment
+from validation.loaders.dag.dags import DagFileRequest, load_python_files
 
 DAGS = "environments/dev/dags/limits"
 
@@ -18,8 +19,9 @@ def _load(root: Path, name: str, text: str, **settings: object) -> object:
     (root / DAGS).mkdir(parents=True, exist_ok=True)
     (root / DAGS / f"{name}.py").write_text(text)
     request = DagFileRequest(f"{DAGS}/{name}.py", "dev", "limits", name)
-    options = {"timeout": 60.0, "jobs": 1, **settings}
-    dags, _ = load_python_files(str(root), [request], [], LoadSettings(**options))  # type: ignore
+    options = {"timeout": 60.0, "memory_limit_mb": 0, "cpu_limit_seconds": 0.0, **settings}
+    dags, _ = load_python_files(str(root), [request], [], LoadSettings(**options),  # type: ignore
+                                1)
     return dags[request.path]
 
 
@@ -35,7 +37,7 @@ def test_a_file_over_its_cpu_time_is_a_crash_at_its_line(tmp_path: Path) -> None
 def test_the_parent_names_sigxcpu_when_the_worker_dies_of_it() -> None:
     import signal
 
-    from validation.loaders.dags import _exit_facts
+    from validation.loaders.dag.dags import _exit_facts
 
     assert "CPU time" in _exit_facts(-signal.SIGXCPU).message
 
@@ -148,7 +150,7 @@ def test_the_limits_are_configured_in_setup_cfg(tmp_path: Path) -> None:
 
 def test_a_file_that_leaves_a_process_retires_its_worker(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from validation.loaders import dags as loader
+    from validation.loaders.dag import dags as loader
 
     forked = []
     original = loader._Worker.__init__
@@ -165,5 +167,5 @@ def test_a_file_that_leaves_a_process_retires_its_worker(
     (tmp_path / DAGS / "c_next.py").write_text("x = 1\n")
     requests = [DagFileRequest(f"{DAGS}/{name}.py", "dev", "limits", name)
                 for name in ("a_leaves", "b_next", "c_next")]
-    load_python_files(str(tmp_path), requests, [], LoadSettings(timeout=60.0, jobs=1))
+    load_python_files(str(tmp_path), requests, [], LoadSettings(timeout=60.0), 1)
     assert len(forked) == 2  # a fresh worker after a_leaves; b and c share one

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from validation.config import Config
-from validation.problems import Problem
-from validation.runner import Report, run
+from validation.problems import Problem, Report
+from validation.run.runner import run
 
 DAGS = "environments/dev/dags/paths"
 # Imported for real: the problem proves the file was imported.

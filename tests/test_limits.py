@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.facts import LoadSettings
+from validation.loaders.dag.dags import DagFileRequest, load_python_files
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"
 MAPS = DagFileRequest("environments/dev/dags/crashes/maps_memory.py", "dev", "crashes",
@@ -15,7 +16,7 @@ CLEAN = DagFileRequest("environments/dev/dags/clean/clean_dag.py", "dev", "clean
 
 def test_a_file_over_the_memory_limit_is_a_crash_and_the_next_file_is_loaded() -> None:
     dags, _ = load_python_files(str(FIXTURE), [MAPS, CLEAN], [],
-                                LoadSettings(timeout=10, jobs=1, memory_limit_mb=2048))
+                                LoadSettings(timeout=10, memory_limit_mb=2048), 1)
     crash = dags[MAPS.path].crash
     assert crash is not None
     assert (crash.kind, crash.line) == ("memory", 4)
@@ -26,5 +27,5 @@ def test_a_file_over_the_memory_limit_is_a_crash_and_the_next_file_is_loaded() -
 
 def test_without_a_limit_the_same_file_imports() -> None:
     dags, _ = load_python_files(str(FIXTURE), [MAPS], [],
-                                LoadSettings(timeout=10, jobs=1, memory_limit_mb=0))
+                                LoadSettings(timeout=10, memory_limit_mb=0), 1)
     assert (dags[MAPS.path].crash, dags[MAPS.path].import_error) == (None, None)

@@ -15,15 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from validation.checks import check_facts
 from validation.config import Config
-from validation.facts import DagFacts, DagFileFacts, RepoFacts, RuleSettings, SourceFacts, TaskFacts
-from validation.loaders.dags import DagFileRequest, LoadSettings, load_python_files
+from validation.facts import (
+    DagFacts,
+    DagFileFacts,
+    LoadSettings,
+    RepoFacts,
+    RuleSettings,
+    SourceFacts,
+    TaskFacts,
+)
+from validation.loaders.dag.dags import DagFileRequest, load_python_files
 from validation.loaders.source import argument_value, pod_literals
-from validation.problems import Problem
+from validation.problems import Problem, Report
 from validation.registry import Subject, all_rules
 from validation.rules.pods import _split_image
-from validation.runner import Report, run
+from validation.run.checks import check_facts
+from validation.run.runner import run
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"
 PODS = "environments/dev/dags/pods"
@@ -99,7 +107,7 @@ def _check(task: TaskFacts, env: str = "dev", settings: RuleSettings | None = No
            environments: tuple[str, ...] = ("dev", "prod")) -> list[tuple[str, str]]:
     facts = DagFileFacts("environments/dev/dags/pods/x.py", env, "pods", "x", SourceFacts(),
                          dags=[DagFacts("pods.x", tasks=[task])])
-    repo = RepoFacts("/repo", environments, {}, {}, {}, frozenset(), True,
+    repo = RepoFacts("/repo", environments, {}, {}, {}, True,
                      settings or RuleSettings())
     rules = [all_rules()[rule_id] for rule_id in POD_RULES]
     return [(p.rule, p.message) for p in check_facts(Subject.DAG, facts.path, facts, repo, rules)]

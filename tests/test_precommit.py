@@ -18,7 +18,7 @@ from gitrepos import GIT, GIT_ENV, REPO, commit, edit, example_repo
 
 from validation.config import load_config
 from validation.loaders.paths import all_paths
-from validation.runner import run
+from validation.run.runner import run
 
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")
 PRE_COMMIT = REPO / ".venv" / "bin" / "pre-commit"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from validation.problems import Timing
 from validation.progress import ProgressLine, timings_table
-from validation.runner import Timing
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "dagrepo"

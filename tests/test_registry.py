@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from expectations import expected_problems
 
 from validation.docs import render

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from test_roles import GOOD, ROLE, _doc_example
 
-from validation.checks import check_facts
 from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.roles import load_role
 from validation.problems import Problem
 from validation.registry import Rule, Subject, all_rules
+from validation.run.checks import check_facts
 
 RULES: list[Rule] = [rule for rule_id, rule in all_rules().items()
                      if "ROL011" <= rule_id <= "ROL016"]

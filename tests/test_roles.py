@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from validation.checks import check_facts
 from validation.facts import ErrorFacts, RoleFacts
 from validation.loaders.repo import scan_repo
 from validation.loaders.roles import load_role
 from validation.problems import Problem
 from validation.registry import Rule, Subject, all_rules
+from validation.run.checks import check_facts
 
 GOOD = Path(__file__).parent / "fixtures" / "roles" / "good"
 ROLE = "airflow_dev_example"

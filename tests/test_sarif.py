@@ -13,11 +13,11 @@ import jsonschema
 import pytest
 
 from validation.cli import main
-from validation.problems import Level, Problem
+from validation.loaders.files import line_texts
+from validation.problems import Level, Problem, Report
 from validation.registry import all_rules
 from validation.reporters import Options
 from validation.reporters.sarif import FINGERPRINT, artifact_location, sarif, why
-from validation.runner import Report
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text())
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "dagrepo"
@@ -183,11 +183,15 @@ def test_fingerprints_survive_lines_added_above(capsys: pytest.CaptureFixture[st
         _fingerprints(before, "DAG005"))
 
 
+def _texts(root: Path, problems: list[Problem]) -> dict[tuple[str, int], str]:
+    return line_texts(root, ((p.path, p.line) for p in problems))
+
+
 def test_identical_problems_get_distinct_fingerprints(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("x = 1\nx = 1\nother\n")
     twin = [Problem("a.py", line, 1, "DAG005", "dag-id-convention", Level.ERROR, "same")
             for line in (1, 2, 3)]
-    log = json.loads(sarif(Report(twin, 1), Options(root=tmp_path)))
+    log = json.loads(sarif(Report(twin, 1), Options(line_texts=_texts(tmp_path, twin))))
     first, second, third = _fingerprints(log, "DAG005")
     assert first.endswith(":1") and second.endswith(":2") and third.endswith(":1")
     assert first.split(":")[0] == second.split(":")[0] != third.split(":")[0]
@@ -201,7 +205,7 @@ def test_odd_problems_still_make_valid_sarif(tmp_path: Path) -> None:
         Problem("/abs/olute path.py", 5, 0, "STR001", "unknown-location", Level.ERROR, "m"),
         Problem("missing.py", 10**6, 10**6, "DAG005", "dag-id-convention", Level.ERROR, "m"),
     ]
-    log = json.loads(sarif(Report(odd, 4), Options(root=tmp_path)))
+    log = json.loads(sarif(Report(odd, 4), Options(line_texts=_texts(tmp_path, odd))))
     validate(log)
     results = log["runs"][0]["results"]
     assert "ruleIndex" not in results[1]  # an unknown rule has no index to point at

@@ -16,14 +16,14 @@ from expectations import expected_problems
 from test_role_grants import write
 from test_roles import GOOD, NASTY, ROLE, _doc_example
 
-from validation.checks import check_facts
 from validation.config import load_config
 from validation.facts import RuleSettings
 from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.roles import load_role
-from validation.problems import Problem
+from validation.problems import Problem, Report
 from validation.registry import Rule, Subject, all_rules
-from validation.runner import Report, run
+from validation.run.checks import check_facts
+from validation.run.runner import run
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "rolerepo"
 RULES: list[Rule] = [rule for rule_id, rule in all_rules().items() if rule_id.startswith("SEC")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from validation.loaders.source import call_position, locate, source_facts
+from validation.loaders.source import source_facts
 
 SOURCE = textwrap.dedent('''\
     dag = DAG(
@@ -20,17 +20,17 @@ SOURCE = textwrap.dedent('''\
 
 def test_locate_finds_the_keyword_of_the_call_made_at_a_line() -> None:
     facts = source_facts(SOURCE)
-    assert locate(facts, 1, "dag_id") == (2, 12)
-    assert locate(facts, 6, "task_id") == (6, 25)
-    assert locate(facts, 6, "role") == (6, 40)
+    assert facts.locate(1, "dag_id") == (2, 12)
+    assert facts.locate(6, "task_id") == (6, 25)
+    assert facts.locate(6, "role") == (6, 40)
 
 
 def test_locate_gives_none_when_the_source_does_not_show_the_keyword() -> None:
     facts = source_facts(SOURCE)
-    assert locate(facts, 6, "dag_id") is None
-    assert locate(facts, 0, "dag_id") is None
-    assert call_position(facts, 1) == (1, 7)
-    assert call_position(facts, 5) == (5, 0)  # only calls with keyword arguments are kept
+    assert facts.locate(6, "dag_id") is None
+    assert facts.locate(0, "dag_id") is None
+    assert facts.call_position(1) == (1, 7)
+    assert facts.call_position(5) == (5, 0)  # only calls with keyword arguments are kept
 
 
 def test_parse_time_start_dates_in_arguments_and_default_args() -> None:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from validation.checks import check_facts
 from validation.facts import PathFacts
 from validation.loaders.paths import all_paths, resolve
 from validation.loaders.repo import scan_repo
 from validation.registry import Subject, all_rules
 from validation.routes import Kind, Route
+from validation.run.checks import check_facts
 
 ENVIRONMENTS = ("dev", "prod")
 CLEAN = (

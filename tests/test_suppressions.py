@@ -12,7 +12,7 @@ import pytest
 from validation.config import Config
 from validation.facts import Suppression
 from validation.loaders.suppressions import read_suppressions
-from validation.runner import run
+from validation.run.runner import run
 
 DAG = "environments/dev/dags/quiet/quiet_dag.py"
 ROLE = "environments/dev/roles/airflow_dev_quiet.yaml"

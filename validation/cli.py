@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import re
 import sys
@@ -26,7 +27,7 @@ from validation.config import (
     with_command_line_selection,
     with_values,
 )
-from validation.problems import Level
+from validation.problems import INTERNAL_ERROR, Level, Report
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_change_options(parser: argparse.ArgumentParser) -> None:
-    """Pull requests and role reviews: validation/changes.py, validation/policy.py."""
+    """Pull requests and role reviews: validation/vcs/changes.py, validation/vcs/policy_diff.py."""
     group = parser.add_argument_group("changes and role reviews")
     group.add_argument("--changed-since", metavar="REF",
                        help="validate the files changed since the git ref REF (from where "
@@ -95,7 +96,7 @@ def _add_change_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_speed_options(parser: argparse.ArgumentParser) -> None:
-    """The cache, the progress line and the timings (validation.cache, .progress)."""
+    """The cache, the progress line and the timings (validation.cache.store, .progress)."""
     group = parser.add_argument_group(
         "speed", "DAG, imports and role facts are cached in .validation_cache/ at the "
         "repository root and reused while the file, the repository modules it imported, "
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     from validation.reporters import FORMATS, options_for, resolve_format, step_summary
-    from validation.runner import run
+    from validation.run.runner import run
 
     args = build_parser().parse_args(argv)
     if args.list_rules:
@@ -154,14 +155,31 @@ def _main(argv: Sequence[str] | None) -> int:
     paths, everything = _changed_paths(root, args)
     report = _run_with_speed_options(run, root, paths, everything, args, config)
     name = resolve_format(args.format, os.environ)
-    options = options_for(name, root, quiet=args.quiet, env=os.environ,
-                          is_terminal=_is_terminal(sys.stdout))
+    options = options_for(name, quiet=args.quiet, env=os.environ,
+                          is_terminal=_is_terminal(sys.stdout),
+                          **_reporter_inputs(name, root, report))
     sys.stdout.write(FORMATS[name](report, options))
     sys.stdout.flush()
     if name == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         _append(os.environ["GITHUB_STEP_SUMMARY"], step_summary(report, options))
+    if any(problem.rule == INTERNAL_ERROR for problem in report.problems):
+        return EXIT_INTERNAL  # a rule failed: the report is incomplete for that file
     has_errors = any(problem.level is Level.ERROR for problem in report.problems)
     return EXIT_PROBLEMS if has_errors else EXIT_CLEAN
+
+
+def _reporter_inputs(name: str, root: Path, report: Report) -> dict[str, Any]:
+    """What a format needs from git or the files: the lines a pull request changed
+    (GITHUB_BASE_REF) for github, the flagged lines' text for sarif's fingerprints."""
+    if name == "github" and os.environ.get("GITHUB_BASE_REF"):
+        from validation.vcs.diff import changed_lines
+
+        return {"changed": changed_lines(root, os.environ["GITHUB_BASE_REF"])}
+    if name == "sarif":
+        from validation.loaders.files import line_texts
+
+        return {"line_texts": line_texts(root, ((p.path, p.line) for p in report.problems))}
+    return {}
 
 
 def _changed_paths(root: Path, args: argparse.Namespace) -> tuple[list[str], bool]:
@@ -169,7 +187,7 @@ def _changed_paths(root: Path, args: argparse.Namespace) -> tuple[list[str], boo
     paths, made absolute so that they do not depend on the current folder)."""
     if args.changed_since is None or args.everything:
         return list(args.paths), args.everything
-    from validation.changes import ChangesError, paths_to_check
+    from validation.vcs.changes import ChangesError, paths_to_check
 
     try:
         found, everything = paths_to_check(root, args.changed_since)
@@ -179,37 +197,83 @@ def _changed_paths(root: Path, args: argparse.Namespace) -> tuple[list[str], boo
 
 
 def _policy_command(root: Path, args: argparse.Namespace) -> int:
-    """--show-policy and --policy-diff: validation/policy.py does the work."""
-    from validation import policy
-
+    """--show-policy and --policy-diff: validation/vcs/policy_diff.py does the work."""
     if args.paths or args.everything or args.changed_since is not None:
         raise _UsageError("--show-policy and --policy-diff take no PATH, --all or "
                           "--changed-since")
     if args.show_policy and args.policy_diff:
         raise _UsageError("use --show-policy or --policy-diff, not both")
     config = _config(root, args)
+    if args.show_policy:
+        return _show_policy(root, args.show_policy, config)
+    return _policy_diff(root, args.policy_diff, args.format, config)
+
+
+def _show_policy(root: Path, raw: str, config: Config) -> int:
+    """Print the policy as JSON (exit 0); the file's problems go to stderr, and a file
+    that has errors or builds no policy exits 1."""
+    from validation.loaders.paths import resolve
+    from validation.loaders.roles import load_role
+    from validation.reporters import FORMATS, Options
+    from validation.routes import Kind
+    from validation.run.runner import run
+
+    facts = resolve(root, raw, Path.cwd())
+    if not facts.inside_root or not facts.exists or facts.is_dir:
+        raise _UsageError(f"--show-policy {raw}: no such file in the repository")
+    if facts.route.kind is not Kind.ROLE:
+        raise _UsageError(f"--show-policy {raw}: not a role file "
+                          "(environments/<env>/roles/<name>.yaml)")
+    policy = load_role(root, facts.path, facts.route.env or "", facts.route.name or "").policy
+    report = run(root, [facts.path], everything=False, config=config, cwd=root)
+    if policy is not None:
+        sys.stdout.write(json.dumps(policy, indent=2) + "\n")
+    if report.problems:
+        sys.stderr.write(FORMATS["text"](report, Options()))
+    if policy is None:
+        sys.stderr.write(f"{facts.path}: iam_builder builds no policy from this file\n")
+    errors = any(problem.level is Level.ERROR for problem in report.problems)
+    return EXIT_PROBLEMS if errors or policy is None else EXIT_CLEAN
+
+
+POLICY_FORMATS = ("auto", "text", "json", "github")
+
+
+def _policy_diff(root: Path, ref: str, format_name: str, config: Config) -> int:
+    """Print the policy changes since ``ref``; exit 1 when a changed role file does not
+    build now, else 0. The github format also appends Markdown to $GITHUB_STEP_SUMMARY."""
+    from validation.reporters.policy import github, markdown, text, to_json
+    from validation.vcs import policy_diff
+
+    if format_name not in POLICY_FORMATS:
+        raise _UsageError(f"--policy-diff prints text, json or github, not {format_name}")
+    if format_name == "auto":
+        format_name = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     try:
-        if args.show_policy:
-            return policy.show_policy(root, args.show_policy, Path.cwd(), config, sys.stdout,
-                                      sys.stderr)
-        return policy.policy_diff(root, args.policy_diff, args.format, os.environ, config,
-                                  sys.stdout, sys.stderr)
-    except policy.PolicyUsageError as error:
+        diff = policy_diff.diff_policies(root, ref, config.environments)
+    except policy_diff.PolicyUsageError as error:
         raise _UsageError(str(error)) from None
+    render = {"text": text, "json": to_json, "github": github}[format_name]
+    sys.stdout.write(render(diff))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if format_name == "github" and summary:
+        _append(summary, markdown(diff))
+    return EXIT_PROBLEMS if any(role.error for role in diff.roles) else EXIT_CLEAN
 
 
 def _run_with_speed_options(run: Any, root: Path, paths: list[str], everything: bool,
-                            args: argparse.Namespace, config: Config) -> Any:
+                            args: argparse.Namespace, config: Config) -> Report:
+    from validation.cache.store import DEFAULT_FOLDER, open_cache
     from validation.progress import ProgressLine, timings_table
-    from validation.runner import Loading
 
     no_cache = args.no_cache or bool(os.environ.get("VALIDATION_NO_CACHE"))
-    cache_dir = None if no_cache else (
-        Path(args.cache_dir).resolve() if args.cache_dir else root / ".validation_cache")
+    store = None if no_cache else open_cache(
+        Path(args.cache_dir).resolve() if args.cache_dir else root / DEFAULT_FOLDER,
+        root, config.load_settings())
     progress = None if args.quiet or not _is_terminal(sys.stderr) else ProgressLine(sys.stderr)
     try:
-        report = run(root, paths, everything=everything, config=config,
-                     cwd=Path.cwd(), loading=Loading(cache_dir=cache_dir, progress=progress))
+        report: Report = run(root, paths, everything=everything, config=config,
+                             cwd=Path.cwd(), store=store, progress=progress)
     finally:
         if progress is not None:
             progress.close()

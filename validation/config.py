@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from validation.facts import RuleSettings
+from validation.facts import LoadSettings, RuleSettings
 
 SECTION = "validation"
 COMMAND_LINE = "command line"
@@ -26,12 +26,13 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    environments: tuple[str, ...] = ("dev", "prod")
-    dag_timeout: float = 30.0  # seconds per DAG file, as Airflow's dagbag_import_timeout
+    # Loading settings (validation.facts.LoadSettings has the defaults and the meaning).
+    environments: tuple[str, ...] = LoadSettings.environments
+    dag_timeout: float = LoadSettings.timeout
     jobs: int = 0  # worker processes importing DAG files; 0: one per CPU core
-    memory_limit_mb: int = 4096  # address space of a DAG worker (RLIMIT_AS); 0: no limit
-    cpu_limit_seconds: float = 60.0  # CPU time per DAG file (RLIMIT_CPU); 0: no limit
-    env_allowlist: tuple[str, ...] = ()  # environment variables DAG workers keep (or globs)
+    memory_limit_mb: int = LoadSettings.memory_limit_mb
+    cpu_limit_seconds: float = LoadSettings.cpu_limit_seconds
+    env_allowlist: tuple[str, ...] = LoadSettings.env_allowlist
     # Which rules run: rule ids or families (DAG, SEC ...). select replaces the default
     # set, extend_select adds to it, ignore removes from it.
     select: tuple[str, ...] | None = None
@@ -45,6 +46,11 @@ class Config:
     cadet_roles: frozenset[str] = frozenset()
     image_registries: tuple[str, ...] = RuleSettings.image_registries
     slow_import_seconds: float = RuleSettings.slow_import_seconds
+
+    def load_settings(self) -> LoadSettings:
+        return LoadSettings(timeout=self.dag_timeout, memory_limit_mb=self.memory_limit_mb,
+                            cpu_limit_seconds=self.cpu_limit_seconds,
+                            env_allowlist=self.env_allowlist, environments=self.environments)
 
     def rule_settings(self) -> RuleSettings:
         return RuleSettings(

@@ -9,10 +9,9 @@ Positions are 1-based; 0 means unknown.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
-
-from validation.routes import Route
 
 # -- every path ---------------------------------------------------------------------------
 
@@ -32,6 +31,35 @@ class PathFacts:
     inside_root: bool = True
 
 
+# -- where a path belongs (the table that decides is routes.py) -----------------------
+
+
+class Kind(str, enum.Enum):
+    DAG = "dag"  # environments/<env>/dags/<project>/<dag>.py
+    README = "readme"  # environments/<env>/dags/<project>/README.md
+    ROLE = "role"  # environments/<env>/roles/<role>.yaml
+    IMPORTS_INIT = "imports-init"  # imports/__init__.py
+    IMPORTS_MODULE = "imports-module"  # imports/<project>_<name>.py
+    MISPLACED_DAG = "misplaced-dag"  # a .py directly in dags/ or nested deeper (STR003)
+    ROLE_EXTENSION = "role-extension"  # a role file not ending .yaml (STR005)
+    UNKNOWN = "unknown"  # anything else under environments/ or imports/ (STR001)
+    UNCHECKED = "unchecked"  # outside environments/ and imports/: not ours to check
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a path sits in the repository layout."""
+
+    kind: Kind
+    env: str | None = None
+    project: str | None = None
+    name: str | None = None  # file stem for DAGs, roles and imports modules
+
+    @property
+    def checked(self) -> bool:
+        return self.kind is not Kind.UNCHECKED
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     """The parts of the configuration ([validation] in setup.cfg) that rules read."""
@@ -48,6 +76,20 @@ class RuleSettings:
     # Registries pod images may come from (DAG017): the platform's ECR.
     image_registries: tuple[str, ...] = ("189157455002.dkr.ecr.eu-west-1.amazonaws.com",)
     slow_import_seconds: float = 15.0  # DAG020: half Airflow's 30 s dagbag_import_timeout
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """The parts of the configuration that change what loading a DAG file or imports
+    module produces: built from Config (Config.load_settings), handed to the DAG loader
+    and its workers, and encoded whole into the cache's context, so a changed setting
+    never reuses facts loaded under another."""
+
+    timeout: float = 30.0  # seconds per file, Airflow's dagbag_import_timeout default
+    memory_limit_mb: int = 4096  # address space of a DAG worker (RLIMIT_AS); 0: no limit
+    cpu_limit_seconds: float = 60.0  # CPU time per DAG file (RLIMIT_CPU); 0: no limit
+    env_allowlist: tuple[str, ...] = ()  # environment variables DAG workers keep (or globs)
+    environments: tuple[str, ...] = ("dev", "prod")
 
 
 @dataclass(frozen=True)
@@ -72,7 +114,6 @@ class RepoFacts:
     roles: dict[str, frozenset[str]]  # env -> role file stems in environments/<env>/roles/
     projects: dict[str, frozenset[str]]  # env -> project folders in environments/<env>/dags/
     readmes: dict[str, frozenset[str]]  # env -> project folders that have a README.md
-    imports_modules: frozenset[str]  # module stems in imports/ (without __init__)
     imports_has_init: bool
     settings: RuleSettings = field(default_factory=RuleSettings)
     # Read only when role files are checked (validation.loaders.repo.with_role_context);
@@ -199,6 +240,24 @@ class SourceFacts:
     # (name, line, column) of the comma.
     trailing_comma_tuples: list[tuple[str, int, int]] = field(default_factory=list)
 
+    # -- where things are: the position queries the rules and the loader need ----------
+
+    def locate(self, line: int, keyword: str) -> tuple[int, int] | None:
+        """Where the ``keyword`` argument of the call made at ``line`` is, if the source
+        shows it. Prefers a call starting on that line; otherwise the innermost call
+        spanning it."""
+        if line <= 0:
+            return None
+        spanning = [call for call in self.calls
+                    if call.line <= line <= call.end_line and keyword in call.keywords]
+        starting = [call for call in spanning if call.line == line]
+        candidates = starting or sorted(spanning, key=lambda call: call.end_line - call.line)
+        return candidates[0].keywords[keyword] if candidates else None
+
+    def call_position(self, line: int) -> tuple[int, int]:
+        """The position of the first call starting at ``line`` (column 0 when none)."""
+        return line, next((call.column for call in self.calls if call.line == line), 0)
+
 
 @dataclass
 class DagFileFacts:
@@ -269,6 +328,8 @@ class RoleFacts:
     # pointer of the repeated key, its line and column, and the line where it first appeared
     duplicate_keys: list[tuple[str, int, int, int]] = field(default_factory=list)
     schema_errors: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
+    # For each unknown top-level key, the schema's sections that have it (s3 for read_only).
+    sections_with_key: dict[str, list[str]] = field(default_factory=dict)
     build_error: ErrorFacts | None = None  # exception from build_iam_policy
     policy: dict[str, Any] | None = None
 

@@ -1,42 +1,24 @@
-"""What a role file grants: ``--show-policy ROLE_FILE`` and ``--policy-diff REF``.
+"""What a role file grants, as data: a policy document as a set of :class:`Access`
+entries, and what a change of role files added and removed (:class:`PolicyDiff`).
+Building policies from files at a git ref is validation/vcs/policy_diff.py; printing is
+the CLI's, through validation/reporters/policy.py.
 
-The policy is the one iam_builder builds (through the role loader, so a broken file is
-reported, never a traceback). A policy is compared as a set of :class:`Access` entries,
-one per (effect, action, resource, condition) that its statements expand to: iam_builder
-4.18 emits Allow and Deny statements with Action and Resource (strings or lists), and a
-Condition on a few (iam:PassRole, Bedrock's regions); NotAction and NotResource, which it
-does not emit, would be kept whole as one "NotAction ..." entry. Wildcards are compared as
-plain strings: ``s3:Get*`` and ``s3:GetObject`` are different entries.
-
-The files at REF are read with ``git show`` (from the merge base of REF and HEAD, as for
---changed-since) into a temporary folder: the working tree is never touched. Nothing
-here needs AWS credentials or the network.
+A policy is compared as a set of :class:`Access` entries, one per (effect, action,
+resource, condition) that its statements expand to: iam_builder 4.18 emits Allow and Deny
+statements with Action and Resource (strings or lists), and a Condition on a few
+(iam:PassRole, Bedrock's regions); NotAction and NotResource, which it does not emit,
+would be kept whole as one "NotAction ..." entry. Wildcards are compared as plain
+strings: ``s3:Get*`` and ``s3:GetObject`` are different entries.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TextIO
-
-from validation.changes import ChangesError, changes_since, old_text
-from validation.config import Config
-from validation.facts import RoleFacts
-from validation.loaders.paths import resolve
-from validation.loaders.roles import load_role
-from validation.problems import Level
-from validation.registry import Subject
-from validation.routes import Kind, route
+from typing import Any
 
 REVIEW_ENVIRONMENTS = ("prod",)  # new access there is flagged for review
-FORMATS = ("auto", "text", "json", "github")
-
-
-class PolicyUsageError(Exception):
-    """A wrong file, ref or format: a usage error (exit status 2)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -81,79 +63,6 @@ def _listed(statement: Mapping[str, Any], key: str) -> list[str]:
     return [str(value) for value in (values if isinstance(values, list) else [values])]
 
 
-# -- building a role file's policy --------------------------------------------------------
-
-
-def build(root: Path, path: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(policy, None) for the role file at ``root / path``, or (None, why it does not build)."""
-    where = route(path)
-    facts = load_role(root, path, where.env or "", where.name or Path(path).stem)
-    if facts.policy is not None:
-        return facts.policy, None
-    return None, why_not(root, facts)
-
-
-def why_not(root: Path, facts: RoleFacts) -> str:
-    """Why the loader built no policy: the first error the role rules report, with its
-    line (ROL001-ROL003 and ROL008 say why a file does not build)."""
-    from validation.checks import check_facts
-    from validation.loaders.repo import scan_repo
-
-    repo = scan_repo(root, (facts.env,))
-    problems = sorted(problem for problem in check_facts(Subject.ROLE, facts.path, facts, repo)
-                      if problem.level is Level.ERROR)
-    if not problems:
-        return "iam_builder builds no policy from it"
-    first, more = problems[0], len(problems) - 1
-    return (f"line {first.line}: {first.rule} {first.message}"
-            + (f" (and {more} more error{'s' * (more > 1)})" if more else ""))
-
-
-def build_at(root: Path, base: str, path: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The policy of the role file as it was at ``base``, read with ``git show`` into a
-    temporary folder."""
-    text = old_text(root, base, path)
-    if text is None:
-        return None, None
-    with tempfile.TemporaryDirectory(prefix="validation-policy-") as folder:
-        copy = Path(folder) / path
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_text(text, encoding="utf-8")
-        return build(Path(folder), path)
-
-
-# -- --show-policy ------------------------------------------------------------------------
-
-
-def show_policy(root: Path, raw: str, cwd: Path, config: Config, out: TextIO,
-                err: TextIO) -> int:
-    """Print the policy as JSON (exit 0); the file's problems go to ``err``, and a file
-    that has errors or builds no policy exits 1."""
-    from validation.reporters import FORMATS as REPORTS
-    from validation.reporters import Options
-    from validation.runner import run
-
-    facts = resolve(root, raw, cwd)
-    if not facts.inside_root or not facts.exists or facts.is_dir:
-        raise PolicyUsageError(f"--show-policy {raw}: no such file in the repository")
-    if facts.route.kind is not Kind.ROLE:
-        raise PolicyUsageError(f"--show-policy {raw}: not a role file "
-                               "(environments/<env>/roles/<name>.yaml)")
-    policy = load_role(root, facts.path, facts.route.env or "", facts.route.name or "").policy
-    report = run(root, [facts.path], everything=False, config=config, cwd=root)
-    if policy is not None:
-        out.write(json.dumps(policy, indent=2) + "\n")
-    if report.problems:
-        err.write(REPORTS["text"](report, Options()))
-    if policy is None:
-        err.write(f"{facts.path}: iam_builder builds no policy from this file\n")
-    errors = any(problem.level is Level.ERROR for problem in report.problems)
-    return 1 if errors or policy is None else 0
-
-
-# -- --policy-diff ------------------------------------------------------------------------
-
-
 @dataclass
 class RoleChange:
     """What one changed role file grants now that it did not at the base, and back."""
@@ -186,54 +95,3 @@ class PolicyDiff:
     ref: str
     base: str  # the commit compared with
     roles: list[RoleChange]
-
-
-def diff_policies(root: Path, ref: str, environments: Iterable[str]) -> PolicyDiff:
-    """The access added and removed by every role file changed since ``ref``."""
-    try:
-        changes = changes_since(root, ref)
-    except ChangesError as error:
-        raise PolicyUsageError(f"--policy-diff: {error}") from None
-    wanted = set(environments)
-    roles = []
-    for path in sorted((*changes.changed, *changes.deleted)):
-        where = route(path)
-        if where.kind is Kind.ROLE and where.env in wanted:
-            roles.append(_role_change(root, changes.base, path, path in changes.deleted))
-    return PolicyDiff(ref, changes.base, roles)
-
-
-def _role_change(root: Path, base: str, path: str, deleted: bool) -> RoleChange:
-    where = route(path)
-    before, base_error = build_at(root, base, path)
-    existed = before is not None or base_error is not None
-    after, error = (None, None) if deleted else build(root, path)
-    status = "removed" if deleted else "modified" if existed else "added"
-    old, new = expand(before or {}), expand(after or {})
-    if error is not None:
-        new = old  # what it will grant is unknown: show no change, and the error
-    return RoleChange(path, where.env or "", where.name or "", status, sorted(new - old),
-                      sorted(old - new), error, base_error)
-
-
-def policy_diff(root: Path, ref: str, format_name: str, env: Mapping[str, str],
-                config: Config, out: TextIO, err: TextIO) -> int:
-    """Print the policy changes since ``ref``; exit 1 when a changed role file does not
-    build now, else 0. The github format also appends Markdown to $GITHUB_STEP_SUMMARY."""
-    from validation.reporters.policy import github, markdown, text, to_json
-
-    if format_name not in FORMATS:
-        raise PolicyUsageError(f"--policy-diff prints text, json or github, not {format_name}")
-    if format_name == "auto":
-        format_name = "github" if env.get("GITHUB_ACTIONS") == "true" else "text"
-    diff = diff_policies(root, ref, config.environments)
-    render = {"text": text, "json": to_json, "github": github}[format_name]
-    out.write(render(diff))
-    summary = env.get("GITHUB_STEP_SUMMARY")
-    if format_name == "github" and summary:
-        try:
-            with open(summary, "a", encoding="utf-8") as file:
-                file.write("\n" + markdown(diff))
-        except OSError as error:
-            err.write(f"warning: cannot write the step summary {summary}: {error}\n")
-    return 1 if any(role.error for role in diff.roles) else 0

@@ -1,9 +1,15 @@
-"""The records that flow out of the rules: findings, and problems stamped with where they are."""
+"""The records that flow out of the rules and into the reporters: findings, problems
+stamped with where they are, and the report of a run. Imports nothing of the package."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# The problem a rule that raised leaves on the file it was checking (run/checks.py). Not a
+# rule: it cannot be deselected or suppressed, and it makes the exit status 3.
+INTERNAL_ERROR = "VAL001"
+INTERNAL_ERROR_NAME = "internal-error"
 
 
 class Level(str, enum.Enum):
@@ -49,3 +55,25 @@ class Problem:
             "level": self.level.value,
             "message": self.message,
         }
+
+
+ChangedLines = frozenset[tuple[str, int]]
+"""(path, line) pairs a change touched; (path, 0) for every changed file."""
+
+
+@dataclass
+class Timing:
+    """How long one DAG file took to import."""
+
+    path: str  # a DAG file
+    seconds: float  # to import it
+    cached: bool  # the time measured by the run that stored its facts
+
+
+@dataclass
+class Report:
+    """What a run found: the problems, how many paths were checked, the import times."""
+
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0  # paths checked
+    timings: list[Timing] = field(default_factory=list)  # of the DAG files loaded

@@ -9,7 +9,7 @@ import shutil
 import time
 from typing import TextIO
 
-from validation.runner import Timing
+from validation.problems import Timing
 
 INTERVAL = 0.1  # seconds between two redraws of the progress line
 SLOWEST = 10  # DAG files --timings lists

@@ -6,21 +6,11 @@ pattern that matches wins, so specific places come before the catch-alls.
 
 from __future__ import annotations
 
-import enum
 import re
-from dataclasses import dataclass
 
+from validation.facts import Kind, Route
 
-class Kind(str, enum.Enum):
-    DAG = "dag"  # environments/<env>/dags/<project>/<dag>.py
-    README = "readme"  # environments/<env>/dags/<project>/README.md
-    ROLE = "role"  # environments/<env>/roles/<role>.yaml
-    IMPORTS_INIT = "imports-init"  # imports/__init__.py
-    IMPORTS_MODULE = "imports-module"  # imports/<project>_<name>.py
-    MISPLACED_DAG = "misplaced-dag"  # a .py directly in dags/ or nested deeper (STR003)
-    ROLE_EXTENSION = "role-extension"  # a role file not ending .yaml (STR005)
-    UNKNOWN = "unknown"  # anything else under environments/ or imports/ (STR001)
-    UNCHECKED = "unchecked"  # outside environments/ and imports/: not ours to check
+__all__ = ["Kind", "Route", "ROUTES", "route"]
 
 
 _ENV = r"environments/(?P<env>[^/]+)"
@@ -40,20 +30,6 @@ ROUTES: tuple[tuple[re.Pattern[str], Kind], ...] = tuple(
         (r".*", Kind.UNCHECKED),
     )
 )
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a path sits in the repository layout."""
-
-    kind: Kind
-    env: str | None = None
-    project: str | None = None
-    name: str | None = None  # file stem for DAGs, roles and imports modules
-
-    @property
-    def checked(self) -> bool:
-        return self.kind is not Kind.UNCHECKED
 
 
 def route(rel_path: str) -> Route:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from validation.facts import RepoFacts, WriteGrant
-from validation.loaders.source import read_text
+from validation.loaders.files import read_text
 from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")
@@ -48,7 +48,6 @@ def scan_repo(root: Path, environments: tuple[str, ...]) -> RepoFacts:
         roles=roles,
         projects=projects,
         readmes=readmes,
-        imports_modules=_names(imports_dir, dirs=False, suffix=".py"),
         imports_has_init=(imports_dir / "__init__.py").is_file(),
     )
 

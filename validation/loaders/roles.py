@@ -27,7 +27,7 @@ from jsonschema.validators import validator_for
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from validation.facts import ErrorFacts, RoleFacts
-from validation.loaders.source import Unreadable, read_bytes
+from validation.loaders.files import Unreadable, read_bytes
 
 MAX_NODES = 100_000  # nodes after expanding aliases; real role files have a few dozen
 MAX_CHARS = 1_000_000  # role files are a few hundred bytes; PyYAML reads ~50 kB a second
@@ -323,12 +323,23 @@ def _check_config(config: dict[Any, Any], facts: RoleFacts) -> None:
     errors = [entry for error in _VALIDATOR.iter_errors(config) for entry in _entries(error)]
     errors.extend(_cadet_errors(config))
     facts.schema_errors = errors
+    facts.sections_with_key = {
+        detail: sections for pointer, keyword, detail, _ in errors
+        if keyword == "additionalProperties" and pointer.count("/") == 1
+        and (sections := _sections_with_key(detail))}
     if errors or _needs_missing_role_name(config):
         return  # the builder would stop at the first error, or crash with a bare KeyError
     try:
         facts.policy = _build_iam_policy(config)
     except Exception as exc:  # anything iam_builder raises is reported (ROL003)
         facts.build_error = ErrorFacts(type(exc).__name__, _clip(exc), 1, 1)
+
+
+def _sections_with_key(key: str) -> list[str]:
+    """The top-level sections of iam_builder's schema that have key, e.g. s3 for read_only."""
+    properties = IAM_SCHEMA.get("properties", {})
+    return [name for name, schema in properties.items()
+            if key in schema.get("properties", {})]
 
 
 def _validate_iam(config: dict[Any, Any]) -> None:

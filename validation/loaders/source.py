@@ -8,8 +8,6 @@ problem can point at the literal rather than at the start of a long call.
 from __future__ import annotations
 
 import ast
-import os
-import stat
 
 from validation.facts import (
     CallSite,
@@ -19,65 +17,11 @@ from validation.facts import (
     SourceFacts,
     StringLiteral,
 )
+from validation.loaders.files import MAX_SOURCE_BYTES, Unreadable, read_bytes
 
 # Calls that compute a value at parse time: a start_date built from them moves every
 # time the scheduler parses the file.
 PARSE_TIME_CALLS = frozenset({"now", "utcnow", "today", "days_ago"})
-# Real DAG files and imports modules have a few kB; the parent parses each one (about
-# 5 s a MB of plain statements, more for dense calls), so a larger file is refused.
-MAX_SOURCE_BYTES = 1_000_000
-
-
-class Unreadable(Exception):
-    """A file the validator will not read: not a regular file, too large, or an OS error.
-    The message says which, for a problem."""
-
-
-def read_bytes(path: str, limit: int) -> bytes:
-    """The content of the regular file at ``path``, at most ``limit`` bytes.
-
-    Never blocks (a FIFO is opened without waiting for a writer, then refused) and never
-    reads more than ``limit`` + 1 bytes, whatever the file claims its size is."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as error:
-        raise Unreadable(f"cannot read the file: {error.strerror or error}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise Unreadable("cannot read the file: it is not a regular file (a FIFO, a device "
-                             "or a socket)")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as error:
-        raise Unreadable(f"cannot read the file: {error.strerror or error}") from None
-    finally:
-        os.close(fd)
-    if size > limit:
-        raise Unreadable(f"the file is larger than {limit:,} bytes, too large to validate: "
-                         "split it, or move data out of it")
-    return b"".join(chunks)
-
-
-def read_text(path: str | os.PathLike[str], limit: int = MAX_SOURCE_BYTES,
-              errors: str = "replace") -> str | None:
-    """The text of a regular file of at most ``limit`` bytes, or None: for the readers
-    beside the loaders (cross-file context, the cache's callers, reporters), which skip a
-    file its own check reports. Never blocks, never reads more than the limit."""
-    try:
-        data = read_bytes(os.fspath(path), limit)
-    except Unreadable:
-        return None
-    if len(data) > limit:
-        return None
-    try:
-        return data.decode("utf-8", errors=errors)
-    except UnicodeDecodeError:
-        return None
 
 
 def read_source(path: str) -> str | ErrorFacts:
@@ -268,29 +212,8 @@ def _constant_str(node: ast.AST | None) -> str | None:
     return None
 
 
-def locate(source: SourceFacts, line: int, keyword: str) -> tuple[int, int] | None:
-    """Where the ``keyword`` argument of the call made at ``line`` is, if the source shows it.
-
-    Prefers a call starting on that line; otherwise the innermost call spanning it.
-    """
-    if line <= 0:
-        return None
-    spanning = [
-        call for call in source.calls
-        if call.line <= line <= call.end_line and keyword in call.keywords
-    ]
-    starting = [call for call in spanning if call.line == line]
-    candidates = starting or sorted(spanning, key=lambda call: call.end_line - call.line)
-    return candidates[0].keywords[keyword] if candidates else None
-
-
-def call_position(source: SourceFacts, line: int) -> tuple[int, int]:
-    """The position of the first call starting at ``line`` (column 0 when there is none)."""
-    return line, next((call.column for call in source.calls if call.line == line), 0)
-
-
 # -- pod settings as the source spells them (DAG010, DAG014, DAG015) ----------------------
-# Used inside DAG workers by validation.loaders.airflow_facts: the pod rules point at the
+# Used inside DAG workers by validation.loaders.dag.airflow_facts: the pod rules point at the
 # literal that gave a setting its value, and need the role= argument that
 # mojap-airflow-tools drops when a service account is set.
 

@@ -18,7 +18,7 @@ import re
 import tokenize
 
 from validation.facts import Suppression
-from validation.loaders.source import read_text
+from validation.loaders.files import read_text
 
 FAMILIES = ("STR", "DAG", "ROL", "SEC", "IMP")
 _CODE = r"[A-Za-z]{3}\d{3}"

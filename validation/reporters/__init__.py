@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from pathlib import Path
 
+from validation.problems import ChangedLines, Report
 from validation.reporters.base import Options, Summary, summarise
-from validation.reporters.changes import changed_lines
 from validation.reporters.github import github, step_summary
 from validation.reporters.sarif import sarif
 from validation.reporters.text import text, use_colour
-from validation.runner import Report
 
 __all__ = ["FORMATS", "Options", "Summary", "json_report", "options_for", "resolve_format",
            "step_summary", "summarise", "text"]
@@ -40,15 +38,15 @@ def resolve_format(name: str, env: Mapping[str, str]) -> str:
     return "github" if env.get("GITHUB_ACTIONS") == "true" else "text"
 
 
-def options_for(name: str, root: Path, *, quiet: bool, env: Mapping[str, str],
-                is_terminal: bool) -> Options:
-    """What the format ``name`` needs from the environment: colour for a terminal, the
-    lines a pull request changed (GITHUB_BASE_REF) for github, the docs URL for sarif."""
-    changed = None
-    if name == "github" and env.get("GITHUB_BASE_REF"):
-        changed = changed_lines(root, env["GITHUB_BASE_REF"])
+def options_for(name: str, *, quiet: bool, env: Mapping[str, str], is_terminal: bool,
+                changed: ChangedLines | None = None,
+                line_texts: Mapping[tuple[str, int], str] | None = None) -> Options:
+    """What the format ``name`` needs: colour for a terminal, the lines a pull request
+    changed for github, the docs URL and the flagged lines' text for sarif (the CLI reads
+    git and the files; reporters only turn data into text)."""
     return Options(colour=name == "text" and use_colour(is_terminal, env), quiet=quiet,
-                   changed=changed, root=root, docs_url=docs_url(env))
+                   changed=changed if name == "github" else None,
+                   line_texts=line_texts if name == "sarif" else None, docs_url=docs_url(env))
 
 
 def docs_url(env: Mapping[str, str]) -> str | None:

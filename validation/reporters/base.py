@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from validation.problems import Level, Problem
-from validation.runner import Report
-
-ChangedLines = frozenset[tuple[str, int]]
-"""(path, line) pairs a change touched; (path, 0) for every changed file."""
+from validation.problems import ChangedLines, Level, Problem, Report
 
 
 @dataclass(frozen=True)
@@ -20,7 +16,8 @@ class Options:
     colour: bool = False  # text: ANSI colours (the CLI decides: terminal, NO_COLOR)
     quiet: bool = False  # text and github: errors only, hidden warnings counted
     changed: ChangedLines | None = None  # github: annotate problems on these lines first
-    root: Path | None = None  # sarif: where to read the flagged lines for fingerprints
+    # sarif: the text of each flagged line, (path, line) -> text, for fingerprints
+    line_texts: Mapping[tuple[str, int], str] | None = None
     docs_url: str | None = None  # sarif: absolute URL of docs/rules.md, for helpUri
 
 

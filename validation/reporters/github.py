@@ -8,9 +8,8 @@ summary (a Markdown table of every problem) says how many were not annotated.
 
 from __future__ import annotations
 
-from validation.problems import Level, Problem
-from validation.reporters.base import ChangedLines, Options, plural, shown, summary_line
-from validation.runner import Report
+from validation.problems import ChangedLines, Level, Problem, Report
+from validation.reporters.base import Options, plural, shown, summary_line
 
 ANNOTATIONS_PER_LEVEL = 10  # what GitHub shows of each level in one step
 SUMMARY_BUDGET = 900_000  # bytes of table; GitHub refuses a step summary over 1 MiB

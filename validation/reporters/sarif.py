@@ -12,16 +12,13 @@ import hashlib
 import json
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from validation import __version__
-from validation.loaders.source import read_text
-from validation.problems import Level, Problem
+from validation.problems import Level, Problem, Report
 from validation.registry import Rule, all_rules
 from validation.reporters.base import Options
-from validation.runner import Report
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "airflow-pipelines-validation"
@@ -34,11 +31,11 @@ def sarif(report: Report, options: Options = Options()) -> str:
     """One SARIF 2.1.0 log with one run: the tool, its rules, and a result per problem."""
     rules = list(all_rules().values())
     index = {rule.id: number for number, rule in enumerate(rules)}
-    lines = _LineReader(options.root)
+    lines = options.line_texts or {}
     occurrences: Counter[str] = Counter()
     results = []
     for problem in report.problems:
-        digest = fingerprint(problem, lines.text(problem.path, problem.line))
+        digest = fingerprint(problem, lines.get((problem.path, problem.line), ""))
         occurrences[digest] += 1
         results.append(_result(problem, index.get(problem.rule),
                                f"{digest}:{occurrences[digest]}"))
@@ -113,23 +110,3 @@ def fingerprint(problem: Problem, line_text: str) -> str:
     """A hash of the rule, path, message and flagged line's text (whitespace-insensitive)."""
     parts = (problem.rule, problem.path, problem.message, " ".join(line_text.split()))
     return hashlib.sha256("\0".join(parts).encode("utf-8", errors="replace")).hexdigest()[:32]
-
-
-class _LineReader:
-    """Reads the flagged lines of files under the root, each file once; "" when it cannot."""
-
-    def __init__(self, root: Path | None) -> None:
-        self.root = root
-        self.files: dict[str, list[str]] = {}
-
-    def text(self, path: str, line: int) -> str:
-        if self.root is None or line <= 0:
-            return ""
-        if path not in self.files:
-            self.files[path] = _read_lines(self.root / path)
-        lines = self.files[path]
-        return lines[line - 1] if line <= len(lines) else ""
-
-
-def _read_lines(path: Path) -> list[str]:
-    return (read_text(path) or "").splitlines()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from validation.problems import Level, Problem
+from validation.problems import Level, Problem, Report
 from validation.reporters.base import Options, shown, summary_line
-from validation.runner import Report
 
 RESET, BOLD, RED, YELLOW, GREEN = "\x1b[0m", "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[32m"
 LEVEL_COLOUR = {Level.ERROR: RED, Level.WARNING: YELLOW}

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from validation.facts import DagFileFacts, RepoFacts, TaskFacts
-from validation.loaders.source import call_position, locate
 from validation.problems import Finding, Level
 from validation.registry import Subject, rule
 
@@ -153,17 +152,17 @@ def high_memory_incomplete(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Fin
 
 def _startup_timeout(facts: DagFileFacts, task: TaskFacts, name: str) -> Iterator[Finding]:
     seconds = task.pod.get("startup_timeout_seconds")
-    given = locate(facts.source, task.line, "startup_timeout_seconds")
+    given = facts.source.locate(task.line, "startup_timeout_seconds")
     if given is None and seconds == DEFAULT_STARTUP_SECONDS:
         yield Finding(f"{name} sets no startup_timeout_seconds (Airflow's default is "
                       f"{DEFAULT_STARTUP_SECONDS} s, too short to provision the node): add "
                       f"startup_timeout_seconds={MIN_STARTUP_SECONDS}",
-                      *call_position(facts.source, task.line))
+                      *facts.source.call_position(task.line))
     elif isinstance(seconds, (int, float)) and seconds < MIN_STARTUP_SECONDS:
         yield Finding(f"{name} has startup_timeout_seconds={seconds}, less than the "
                       f"{MIN_STARTUP_SECONDS} s the user guide asks for while a high-memory node "
                       f"is provisioned: use startup_timeout_seconds={MIN_STARTUP_SECONDS}",
-                      *(given or call_position(facts.source, task.line)), level=Level.WARNING)
+                      *(given or facts.source.call_position(task.line)), level=Level.WARNING)
 
 
 def _mentions_high_memory(value: Any) -> bool:
@@ -373,16 +372,17 @@ def _find_literal(facts: DagFileFacts, task: TaskFacts, names: tuple[str, ...],
                if key in names and found == value and type(found) is type(value)]
     span = next((call for call in facts.source.calls if call.line == task.line), None)
     inside = [match for match in matches if span and span.line <= match[0] <= span.end_line]
-    return (inside or matches or [None])[0]
+    found = inside or matches
+    return found[0] if found else None
 
 
 def _position(facts: DagFileFacts, task: TaskFacts, keywords: tuple[str, ...]) -> tuple[int, int]:
     """The first of ``keywords`` given to the call that made the task, else the call."""
     for keyword in keywords:
-        found = locate(facts.source, task.line, keyword)
+        found = facts.source.locate(task.line, keyword)
         if found:
             return found
-    return call_position(facts.source, task.line)
+    return facts.source.call_position(task.line)
 
 
 @rule("DAG024", "pod-without-role", Level.WARNING, Subject.DAG)
@@ -407,7 +407,7 @@ def pod_without_role(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
                               annotations={"iam.amazonaws.com/role": "airflow_dev_example"})
     """
     for task in _once_per_line(task for task in _pod_tasks(facts) if task.role is None):
-        line, column = call_position(facts.source, task.line)
+        line, column = facts.source.call_position(task.line)
         yield Finding(
             f"pod task '{task.task_id}' runs with no IAM role: add "
             f"annotations={{\"iam.amazonaws.com/role\": \"airflow_{facts.env}_<name>\"}} with a "

@@ -184,18 +184,9 @@ def _unknown_key(role: RoleFacts, pointer: str, key: str, allowed: list[str]) ->
     if close:
         hint = f": did you mean `{close[0]}`?"
     else:
-        sections = _sections_with_key(key) if not parent else []
+        sections = role.sections_with_key.get(key, []) if not parent else []
         hint = f": it belongs under `{':` or `'.join(sections)}:`" if sections else ""
     return f"unknown key `{key}` {place}{hint} (allowed here: {', '.join(allowed)})"
-
-
-def _sections_with_key(key: str) -> list[str]:
-    """The top-level sections of iam_builder's schema that have key, e.g. s3 for read_only."""
-    from iam_builder.iam_schema import IAM_SCHEMA  # only needed for this hint
-
-    properties = IAM_SCHEMA.get("properties", {})
-    return [name for name, schema in properties.items()
-            if key in schema.get("properties", {})]
 
 
 def _wrong_type(role: RoleFacts, pointer: str, found: str, expected: list[str]) -> str:

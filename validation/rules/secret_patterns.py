@@ -22,7 +22,6 @@ itself; an ARN, a path or a URL (they name where the secret is kept).
 from __future__ import annotations
 
 import functools
-
 import re
 
 AWS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")

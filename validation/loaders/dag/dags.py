@@ -24,8 +24,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-from validation.facts import DagFacts, DagFileFacts, ErrorFacts, ImportsModuleFacts, SourceFacts
-from validation.loaders.source import call_position, locate, read_source, source_facts
+from validation.facts import (
+    DagFacts,
+    DagFileFacts,
+    ErrorFacts,
+    ImportsModuleFacts,
+    LoadSettings,
+    SourceFacts,
+)
+from validation.loaders.source import read_source, source_facts
 
 GRACE_SECONDS = 5.0  # at most, past Airflow's own timeout, before the parent kills a worker
 # Exceptions Airflow raises for a schedule it cannot parse, and the argument they are about.
@@ -33,15 +40,6 @@ SCHEDULE_ERRORS = frozenset({"AirflowTimetableInvalid", "FormatError"})
 SCHEDULE_KEYWORDS = ("schedule_interval", "schedule")
 # Told, as files are imported: how many are done, of how many, and one being imported.
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class LoadSettings:
-    timeout: float = 30.0  # seconds per file, Airflow's dagbag_import_timeout default
-    jobs: int = 0  # worker processes; 0: one per CPU core
-    memory_limit_mb: int = 0  # address space of each worker (RLIMIT_AS); 0: no limit
-    cpu_limit_seconds: float = 0.0  # CPU time per file (RLIMIT_CPU); 0: no limit
-    env_allowlist: tuple[str, ...] = ()  # environment variables workers keep (names, globs)
 
 
 @dataclass(frozen=True)
@@ -57,22 +55,24 @@ def load_python_files(
     dag_files: Iterable[DagFileRequest],
     modules: Iterable[tuple[str, str]],
     settings: LoadSettings,
+    jobs: int = 0,
     progress: Progress | None = None,
 ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
     """Facts for DAG files and for ``imports/`` modules ((path, module stem) pairs), keyed
-    by repo-relative path. All are imported in one pool of supervised workers."""
-    from validation.loaders.dag_worker import Job
+    by repo-relative path. All are imported in one pool of supervised workers (``jobs``
+    of them; 0: one per CPU core)."""
+    from validation.loaders.dag.worker import Job
 
     root = os.path.abspath(root)  # workers run in a folder of their own
-    dags, jobs = _prepare_dag_files(root, dag_files)
+    dags, work = _prepare_dag_files(root, dag_files)
     imports = {path: ImportsModuleFacts(path, name) for path, name in modules}
     for path, module in imports.items():
         text = _read(os.path.join(root, path))
         if isinstance(text, ErrorFacts) and text.kind == "OSError":  # a FIFO, too large
             module.import_error = text
         else:
-            jobs[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
-    for path, outcome in _run_jobs(root, jobs, settings, progress).items():
+            work[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
+    for path, outcome in _run_jobs(root, work, settings, jobs, progress).items():
         if path in dags:
             _merge(dags[path], outcome)
         else:
@@ -89,14 +89,14 @@ def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:
         return
     source = _source(read_source(os.path.join(root, module.path)), module.path)
     for dag in module.defines_dags:
-        dag.column = call_position(source, dag.line)[1]
+        dag.column = source.call_position(dag.line)[1]
 
 
 def _prepare_dag_files(
     root: str, requests: Iterable[DagFileRequest]
 ) -> tuple[dict[str, DagFileFacts], dict[str, Any]]:
     """Source facts for each DAG file, and a job for each one that is worth importing."""
-    from validation.loaders.dag_worker import Job
+    from validation.loaders.dag.worker import Job
 
     facts: dict[str, DagFileFacts] = {}
     jobs: dict[str, Any] = {}
@@ -150,7 +150,7 @@ def _merge(facts: DagFileFacts, outcome: Any) -> None:
 
 
 def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
-    dag.column = call_position(source, dag.line)[1]
+    dag.column = source.call_position(dag.line)[1]
     dag.dag_id_line, dag.dag_id_column = _locate_any(source, dag.line, ("dag_id",))
     dag.schedule_line, dag.schedule_column = _locate_any(source, dag.line, SCHEDULE_KEYWORDS)
     for task in dag.tasks:
@@ -162,10 +162,10 @@ def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
 def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tuple[int, int]:
     """The first of ``keywords`` given to the call made at ``line``, else the call itself."""
     for keyword in keywords:
-        found = locate(source, line, keyword)
+        found = source.locate(line, keyword)
         if found:
             return found
-    return call_position(source, line)
+    return source.call_position(line)
 
 
 # -- supervision --------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tu
 MAX_OUTCOME_BYTES = 64 * 1024 * 1024  # a worker's answer; more is a crash, never read
 # What an outcome may be made of: anything else in the stream (a DAG can write to its
 # worker's channel) is refused before it is built.
-OUTCOME_CLASSES = {"validation.facts": None, "validation.loaders.dag_worker": {"Outcome"}}
+OUTCOME_CLASSES = {"validation.facts": None, "validation.loaders.dag.worker": {"Outcome"}}
 
 
 class _OutcomeUnpickler(pickle.Unpickler):
@@ -192,7 +192,7 @@ class _Worker:
     processes the file started go with it."""
 
     def __init__(self, root: str, settings: LoadSettings) -> None:
-        from validation.loaders.dag_worker import serve
+        from validation.loaders.dag.worker import serve
 
         context = multiprocessing.get_context("fork")
         self.folder = tempfile.mkdtemp(prefix="validation-worker-")
@@ -200,8 +200,9 @@ class _Worker:
         self.process = context.Process(target=serve, args=(child, root, settings, self.folder),
                                        daemon=True)
         self.process.start()
+        self.pid: int = self.process.pid or 0
         try:
-            os.setpgid(self.process.pid, self.process.pid)
+            os.setpgid(self.pid, self.pid)
         except OSError:  # it did so itself already, or is gone
             pass
         child.close()
@@ -228,7 +229,7 @@ class _Worker:
     def stop(self) -> None:
         for kill in (os.killpg, os.kill):
             try:
-                kill(self.process.pid, signal.SIGKILL)
+                kill(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
         self.wait()
@@ -236,12 +237,12 @@ class _Worker:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings,
+def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings, workers: int,
               progress: Progress | None = None) -> dict[str, Any]:
     """Run every job in supervised workers; an Outcome per path, whatever the files do."""
     if not jobs:
         return {}
-    from validation.loaders import dag_worker
+    from validation.loaders.dag import worker as dag_worker
 
     dag_worker.prepare_environment(root, settings.timeout)
     dag_worker.preload()
@@ -249,15 +250,15 @@ def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings,
     # collector from walking (and so copying) the heap they share with the parent.
     gc.freeze()
     try:
-        return _supervise(root, jobs, settings, progress)
+        return _supervise(root, jobs, settings, workers, progress)
     finally:
         gc.unfreeze()
 
 
-def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings,
+def _supervise(root: str, jobs: dict[str, Any], settings: LoadSettings, workers: int,
                progress: Progress | None = None) -> dict[str, Any]:
     pending = deque(sorted(jobs))
-    count = min(settings.jobs or os.cpu_count() or 1, len(pending))
+    count = min(workers or os.cpu_count() or 1, len(pending))
     # A slot holds a worker, or None once its worker was retired (forked again on demand).
     slots: list[_Worker | None] = [None] * count
     outcomes: dict[str, Any] = {}
@@ -325,7 +326,7 @@ def _collect(slots: list[_Worker | None], outcomes: dict[str, Any],
 
 
 def _receive(worker: _Worker) -> Any:
-    from validation.loaders.dag_worker import Outcome
+    from validation.loaders.dag.worker import Outcome
 
     try:
         outcome = worker.receive()
@@ -341,7 +342,7 @@ def _receive(worker: _Worker) -> Any:
 
 
 def _lost(crash: ErrorFacts) -> Any:
-    from validation.loaders.dag_worker import Outcome
+    from validation.loaders.dag.worker import Outcome
 
     return Outcome(crash=crash, fatal=True)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from validation.facts import Suppression
-from validation.problems import Problem
+from validation.problems import INTERNAL_ERROR, Problem
 
 # Problems that stop a file's other rules from running: with one of these, a suppression
 # that silenced nothing may be waiting for a rule that never ran.
-BLOCKING = frozenset({"DAG001", "DAG002", "IMP003", "ROL001", "ROL002"})
-UNSUPPRESSIBLE = frozenset({"STR009"})  # the check on suppressions themselves
+# A rule that failed (INTERNAL_ERROR) did not finish either.
+BLOCKING = frozenset({"DAG001", "DAG002", "IMP003", "ROL001", "ROL002", INTERNAL_ERROR})
+# The check on suppressions themselves, and the report of a rule that failed.
+UNSUPPRESSIBLE = frozenset({"STR009", INTERNAL_ERROR})
 
 
 def suppress(problems: Iterable[Problem], suppressions: list[Suppression],

@@ -28,3 +28,12 @@ def git(root: Path, *args: str) -> str:
         said = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
         raise GitError(said[0] if said else f"git {args[0]} failed ({result.returncode})")
     return result.stdout.decode("utf-8", errors="replace")
+
+
+def old_text(root: Path, base: str, path: str) -> str | None:
+    """The file's text at ``base`` (``git show``, the working tree is not touched); None
+    when it did not exist there."""
+    try:
+        return git(root, "show", f"{base}:./{path}")
+    except GitError:
+        return None

@@ -2,7 +2,7 @@
 
 Driven by the type hints of the dataclasses: a value is written only if it has exactly the
 type its field declares, and read back only if the JSON has exactly the shape the type
-asks for. Anything else raises CodecError, never a guess: the cache (validation.cache)
+asks for. Anything else raises CodecError, never a guess: the cache (validation.cache.store)
 reads files that sit in the user's repository, where anyone could have put them.
 
 Supported types: str, int, float (finite), bool, None, enums of str or int values (as
@@ -23,8 +23,8 @@ import math
 import sys
 import types
 import typing
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Sized
+from typing import Any, cast
 
 MAX_DEPTH = 100  # nesting of Any values; facts are a few levels deep
 
@@ -148,7 +148,8 @@ def _sequence(python: type, write: Convert, read: Convert, item: Any
     def encode_all(value: Any) -> Any:
         if type(value) is not python:
             raise _fail(value, python)
-        return list(write([item_encode(one) for one in value]))
+        items = cast(Iterable[Any], value)
+        return list(write([item_encode(one) for one in items]))
 
     def decode_all(data: Any) -> Any:
         if type(data) is not list:
@@ -171,7 +172,7 @@ def _tuple(args: tuple[Any, ...]) -> tuple[Convert, Convert]:
     converts = [_compiled(arg) for arg in args]
 
     def check(value: Any, kind: type) -> None:
-        if type(value) is not kind or len(value) != len(converts):
+        if type(value) is not kind or len(cast(Sized, value)) != len(converts):
             raise CodecError(f"not a {len(converts)}-item {kind.__name__}")
 
     def encode_all(value: Any) -> Any:

@@ -3,7 +3,7 @@ format can annotate the problems a reviewer is looking at first.
 
 :func:`parse_diff` is pure. :func:`changed_lines` runs git and never raises: no git, not a
 repository, an unknown ref, a timeout all give None ("not known"), and the reporter then
-keeps the report's order. git itself is run by validation.git.
+keeps the report's order. git itself is run by validation.vcs.git.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from validation.git import GitError, git
-from validation.reporters.base import ChangedLines
+from validation.problems import ChangedLines
+from validation.vcs.git import GitError, git
 
 HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}

@@ -20,13 +20,12 @@ from typing import Any
 
 import yaml
 
-from validation.changes import old_text
-from validation.git import GitError, git
+from validation.loaders.files import read_text
 from validation.loaders.paths import all_paths
-from validation.loaders.source import read_text
 from validation.loaders.repo import WRITE_ACCESS, roles_named_in, yaml_loader
 from validation.routes import Kind, route
 from validation.s3 import globs_overlap, normal_path
+from validation.vcs.git import GitError, git, old_text
 
 INIT = "imports/__init__.py"
 PYTHON = (Kind.DAG, Kind.IMPORTS_MODULE, Kind.IMPORTS_INIT)

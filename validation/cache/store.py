@@ -27,7 +27,7 @@ The cache does not see files a DAG reads with open() at import time (a YAML or S
 say), nor modules outside the repository other than through the lock file: use
 --no-cache when such a file changes what a DAG creates.
 
-Entries are JSON (validation.codec), never pickle: the folder sits in the user's
+Entries are JSON (validation.cache.codec), never pickle: the folder sits in the user's
 repository, where a pull request could add files. Each entry is signed with HMAC-SHA256
 under a key kept outside the repository (in the user's cache folder), so only entries
 this account wrote are read; anything else (unsigned, corrupt, truncated, another shape)
@@ -45,15 +45,16 @@ import os
 import secrets
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from validation import __version__
-from validation.codec import decode, encode
-from validation.facts import DagFileFacts, ImportsModuleFacts, RoleFacts
-from validation.loaders.source import Unreadable, read_bytes
-from validation.problems import Problem
+from validation.cache.codec import decode, encode
+from validation.config import Config
+from validation.facts import DagFileFacts, ImportsModuleFacts, LoadSettings, RepoFacts, RoleFacts
+from validation.loaders.files import Unreadable, read_bytes
+from validation.problems import Report
+from validation.run.store import CachedProblems, FactKind
 
 FORMAT = 1
 DEFAULT_FOLDER = ".validation_cache"
@@ -65,19 +66,17 @@ KEY_BYTES = 32
 UNSTABLE_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
 
 
-@dataclass
-class CachedProblems:
-    """What the rules found in a file's facts, given the repository and rules they ran
-    with: a warm run need not even read the facts back."""
+FACTS: dict[FactKind, Any] = {FactKind.DAG: DagFileFacts, FactKind.IMPORTS: ImportsModuleFacts,
+                              FactKind.ROLE: RoleFacts}
+# What an entry holds: the facts of a file, or the problems the rules found in them.
+ENTRIES: dict[str, tuple[FactKind, Any]] = {
+    **{kind.value: (kind, cls) for kind, cls in FACTS.items()},
+    **{f"{kind.value}-problems": (kind, CachedProblems) for kind in FACTS},
+}
 
-    problems: list[Problem]
-    import_seconds: float = 0.0  # of a DAG file, for --timings
-    modules: list[str] = field(default_factory=list)  # the repository files it imported
 
-
-FACTS: dict[str, Any] = {"dag": DagFileFacts, "imports": ImportsModuleFacts, "role": RoleFacts}
-PROBLEMS = "-problems"
-CLASSES: dict[str, Any] = {**FACTS, **{kind + PROBLEMS: CachedProblems for kind in FACTS}}
+def _entry(kind: FactKind, problems: bool) -> str:
+    return f"{kind.value}-problems" if problems else kind.value
 
 
 def default_key_file() -> Path:
@@ -110,7 +109,7 @@ def _sha256(data: bytes) -> str:
 
 def code_digest() -> str:
     """The validator's own code: a changed loader must not reuse old facts."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # validation/
     names = []
     for folder, dirs, files in os.walk(package):
         dirs[:] = [name for name in dirs if name != "__pycache__"]
@@ -125,14 +124,15 @@ def code_digest() -> str:
 class FactCache:
     """Facts by (kind, repo-relative path) in ``folder``; see the module docstring."""
 
-    def __init__(self, folder: Path, root: Path, settings: dict[str, Any], key: bytes) -> None:
+    def __init__(self, folder: Path, root: Path, settings: LoadSettings, key: bytes) -> None:
         self.folder, self.root, self.key = folder, root, key
         self._root = os.path.normpath(str(root))
         self._digests: dict[str, str | None] = {}
         self._imports: list[str] | None = None
         self.context = _sha256(json.dumps({
             "format": FORMAT, "validator": __version__, "code": code_digest(),
-            "python": sys.version, "lock": self.digest(LOCK_FILE), "settings": settings,
+            "python": sys.version, "lock": self.digest(LOCK_FILE),
+            "settings": encode(settings, LoadSettings),
         }, sort_keys=True).encode())
         self.hits = self.misses = 0
 
@@ -168,7 +168,7 @@ class FactCache:
         listed = [(name, self.digest(name)) for name in names] if contents else names
         return _sha256(json.dumps(listed).encode())
 
-    def _inputs(self, kind: str, path: str, modules: list[str],
+    def _inputs(self, kind: FactKind, path: str, modules: list[str],
                 checks: str | None) -> dict[str, Any] | None:
         """What the entry of ``path`` depends on now; None when it cannot be cached."""
         own = self.digest(path)
@@ -177,49 +177,80 @@ class FactCache:
         inputs: dict[str, Any] = {"file": own}
         if checks is not None:
             inputs["checks"] = checks
-        kind = kind.removesuffix(PROBLEMS)
-        if kind == "dag":
+        if kind is FactKind.DAG:
             digests = {module: self.digest(module) for module in modules}
             if None in digests.values():
                 return None
             inputs.update(modules=digests, imports=self.imports_digest(contents=False))
-        elif kind == "imports":
+        elif kind is FactKind.IMPORTS:
             inputs["imports"] = self.imports_digest(contents=True)
         return inputs
 
+    # -- the FactStore protocol (validation.run.store) ---------------------------------------
+
+    def get_facts(self, kind: FactKind, path: str) -> Any:
+        return self._get(_entry(kind, False), path, None)
+
+    def put_facts(self, kind: FactKind, path: str, facts: Any) -> bool:
+        if not reusable(kind, facts):
+            return False
+        self._put(_entry(kind, False), path, facts, facts, None)
+        return True
+
+    def checks(self, repo: RepoFacts, rule_ids: list[str]) -> str:
+        return checks_digest(repo, rule_ids)
+
+    def get_problems(self, kind: FactKind, path: str, checks: str) -> CachedProblems | None:
+        found: CachedProblems | None = self._get(_entry(kind, True), path, checks)
+        return found
+
+    def put_problems(self, kind: FactKind, path: str, found: CachedProblems, facts: Any,
+                     checks: str) -> None:
+        if reusable(kind, facts):
+            self._put(_entry(kind, True), path, found, facts, checks)
+
+    def get_report(self, config: Config, repo: RepoFacts, listing: list[str]) -> Report | None:
+        whole = RunCache.of(self, config, repo, listing)
+        return None if whole is None else whole.get()
+
+    def put_report(self, config: Config, repo: RepoFacts, listing: list[str], report: Report,
+                   modules: set[str]) -> None:
+        whole = RunCache.of(self, config, repo, listing)
+        if whole is not None:
+            whole.put(report, modules)
+
     # -- reading and writing -----------------------------------------------------------------
 
-    def _file(self, kind: str, path: str) -> Path:
-        return self.folder / f"{kind}-{_sha256(path.encode())[:40]}.json"
+    def _file(self, entry: str, path: str) -> Path:
+        return self.folder / f"{entry}-{_sha256(path.encode())[:40]}.json"
 
-    def get(self, kind: str, path: str, checks: str | None = None) -> Any:
-        """What is stored for ``path`` if every input is unchanged, else None: its facts
-        (kind "dag", "imports" or "role"), or with "-problems" and the ``checks`` digest
-        (validation.cache.checks_digest) the problems the rules found in them."""
-        found = self._read(kind, path, checks)
+    def _get(self, entry: str, path: str, checks: str | None) -> Any:
+        """What is stored for ``path`` if every input is unchanged, else None."""
+        found = self._read(entry, path, checks)
         if found is None:
             self.misses += 1
             return None
         self.hits += 1
         return found
 
-    def _read(self, kind: str, path: str, checks: str | None) -> Any:
+    def _read(self, entry_kind: str, path: str, checks: str | None) -> Any:
         self.digest(path)  # remembered for put(): the file as it was before loading
+        kind, cls = ENTRIES[entry_kind]
         try:
-            data = self._file(kind, path).read_bytes()
+            data = self._file(entry_kind, path).read_bytes()
             body = self._verified(data)
             if body is None:
                 return None
             entry = json.loads(body, parse_constant=_refuse)
             if not (type(entry) is dict and entry.get("context") == self.context
-                    and entry.get("kind") == kind and entry.get("path") == path):
+                    and entry.get("kind") == entry_kind and entry.get("path") == path):
                 return None
             modules = entry["inputs"].get("modules", {})
             if type(modules) is not dict:
                 return None
             if entry["inputs"] != self._inputs(kind, path, list(modules), checks):
                 return None
-            value = decode(entry["value"], CLASSES[kind])
+            value = decode(entry["value"], cls)
             if isinstance(value, CachedProblems):
                 return value if all(p.path == path for p in value.problems) else None
             return value if value.path == path else None
@@ -233,25 +264,22 @@ class FactCache:
         expected = hmac.new(self.key, body, hashlib.sha256).hexdigest().encode()
         return body if newline and hmac.compare_digest(mac, expected) else None
 
-    def put(self, kind: str, path: str, value: Any, facts: Any = None,
-            checks: str | None = None) -> None:
-        """Store the facts of ``path`` (``value``), or the problems found in its ``facts``
-        with the ``checks`` digest, unless the facts must not be cached (see the module
-        docstring); failing to write is not an error, the cache is only a shortcut."""
-        facts = value if facts is None else facts
-        if not cacheable(kind.removesuffix(PROBLEMS), facts):
-            return
+    def _put(self, entry_kind: str, path: str, value: Any, facts: Any,
+             checks: str | None) -> None:
+        """Store ``value`` (facts, or the problems found in ``facts`` with the ``checks``
+        digest); failing to write is not an error, the cache is only a shortcut."""
+        kind, cls = ENTRIES[entry_kind]
         try:
             modules = facts.imported_modules if isinstance(facts, DagFileFacts) else []
             inputs = self._inputs(kind, path, modules, checks)
             if inputs is None:
                 return
             body = json.dumps({
-                "context": self.context, "kind": kind, "path": path, "inputs": inputs,
-                "value": encode(value, CLASSES[kind]),
+                "context": self.context, "kind": entry_kind, "path": path, "inputs": inputs,
+                "value": encode(value, cls),
             }, separators=(",", ":"), allow_nan=False).encode()
             mac = hmac.new(self.key, body, hashlib.sha256).hexdigest().encode()
-            self._write(self._file(kind, path), mac + b"\n" + body)
+            self._write(self._file(entry_kind, path), mac + b"\n" + body)
         except Exception:
             return
 
@@ -285,11 +313,8 @@ class RunCache:
         self.cache, self.inputs = cache, inputs
 
     @classmethod
-    def inputs(cls, cache: FactCache, config: Any, repo: Any, listing: list[str]
-               ) -> RunCache | None:
-        from validation.config import Config
-        from validation.facts import RepoFacts
-
+    def of(cls, cache: FactCache, config: Config, repo: RepoFacts, listing: list[str]
+           ) -> RunCache | None:
         files = {}
         for rel_path in listing:
             digest = cache.digest(rel_path)
@@ -304,9 +329,7 @@ class RunCache:
         except Exception:  # a setting the codec cannot write: no shortcut
             return None
 
-    def get(self) -> Any:
-        from validation.runner import Report
-
+    def get(self) -> Report | None:
         try:
             body = self.cache._verified(self.cache._file("run", "").read_bytes())
             if body is None:
@@ -325,9 +348,7 @@ class RunCache:
         self.cache.hits += 1
         return report
 
-    def put(self, report: Any, modules: set[str]) -> None:
-        from validation.runner import Report
-
+    def put(self, report: Report, modules: set[str]) -> None:
         digests = {name: self.cache.digest(name) for name in sorted(modules)}
         if None in digests.values():
             return
@@ -342,18 +363,16 @@ class RunCache:
             return
 
 
-def checks_digest(repo: Any, rule_ids: list[str]) -> str:
+def checks_digest(repo: RepoFacts, rule_ids: list[str]) -> str:
     """The repository facts and the rules problems were found with: the problems of a file
     are a pure function of its facts and these."""
-    from validation.facts import RepoFacts
-
     return _sha256(json.dumps([encode(repo, RepoFacts), sorted(rule_ids)],
                               sort_keys=True).encode())
 
 
-def cacheable(kind: str, facts: Any) -> bool:
+def reusable(kind: FactKind, facts: Any) -> bool:
     """Crashes and import failures that may depend on missing files are loaded again."""
-    if kind == "role":
+    if kind is FactKind.ROLE:
         return True
     if facts.crash is not None:
         return False
@@ -364,7 +383,7 @@ def _refuse(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
-def open_cache(folder: Path, root: Path, settings: dict[str, Any],
+def open_cache(folder: Path, root: Path, settings: LoadSettings,
                key_file: Path | None = None) -> FactCache | None:
     """The cache in ``folder``, or None when no signing key is available or when the
     folder is a symlink: one committed to the repository in its place could point the

@@ -7,7 +7,7 @@ Deleted files are not validated, but the files that depended on them are. Nothin
 imports Airflow: who uses what is read from the sources (the AST of DAG files and
 imports/ modules, and the text search ROL016 uses for role names).
 
-Which results depend on another file (validation/dependents.py has the details):
+Which results depend on another file (validation/vcs/dependents.py has the details):
 
 - a role file: the DAGs that name it (DAG007: it exists), directly or through an imports/
   module they import; and the other environments' roles whose write paths overlap its
@@ -28,10 +28,11 @@ import configparser
 from dataclasses import dataclass
 from pathlib import Path
 
-from validation.git import GitError, git
+from validation.loaders.files import read_text
 from validation.loaders.paths import all_paths
-from validation.loaders.source import read_text
 from validation.routes import route
+from validation.vcs.dependents import dependents
+from validation.vcs.git import GitError, git, old_text
 
 # Changes to these make every result suspect: validate everything.
 VALIDATOR_PREFIXES = ("validation/",)
@@ -99,19 +100,8 @@ def _nul_list(output: str) -> list[str]:
     return [item for item in output.split("\0") if item]
 
 
-def old_text(root: Path, base: str, path: str) -> str | None:
-    """The file's text at ``base`` (``git show``, the working tree is not touched); None
-    when it did not exist there."""
-    try:
-        return git(root, "show", f"{base}:./{path}")
-    except GitError:
-        return None
-
-
 def paths_to_check(root: Path, ref: str) -> tuple[list[str], bool]:
     """(paths to validate, whether to validate everything) for ``--changed-since ref``."""
-    from validation.dependents import dependents
-
     changes = changes_since(root, ref)
     if validator_changed(root, changes):
         return all_paths(root), True

@@ -20,11 +20,12 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import FrameType
 from typing import Any
 
-from validation.facts import DagFacts, ErrorFacts
-from validation.loaders import containment
-from validation.loaders.airflow_facts import (
+from validation.facts import DagFacts, ErrorFacts, LoadSettings
+from validation.loaders.dag import containment
+from validation.loaders.dag.airflow_facts import (
     describe_dags,
     error_facts,
     position,
@@ -122,7 +123,7 @@ def skip_unchanged_log_levels() -> None:
         original(logger, level)
 
     set_level.skips_unchanged = True  # type: ignore[attr-defined]
-    logging.Logger.setLevel = set_level  # type: ignore[method-assign]
+    logging.Logger.setLevel = set_level  # type: ignore[method-assign, assignment]
 
 
 # -- inside a worker ----------------------------------------------------------------------
@@ -164,7 +165,7 @@ class Instruments:
             instruments.task_lines.setdefault(id(task), instruments.caller_line())
             original_add_task(dag, task)
 
-        DAG.__init__, DAG.add_task = init, add_task  # type: ignore[method-assign]
+        DAG.__init__, DAG.add_task = init, add_task  # type: ignore[method-assign, assignment]
         logger = logging.getLogger(DAGBAG_LOGGER)
         logger.addHandler(self.recorder)
         logger.setLevel(logging.ERROR)
@@ -174,7 +175,7 @@ class Instruments:
         self.recorder.errors.clear()
 
     def caller_line(self) -> int:
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         while frame is not None:
             if frame.f_code.co_filename == self.path:
                 return frame.f_lineno or 0
@@ -191,7 +192,7 @@ def silence_output() -> None:
     os.close(devnull)
 
 
-def serve(conn: Any, root: str, settings: Any, folder: str) -> None:
+def serve(conn: Any, root: str, settings: LoadSettings, folder: str) -> None:
     """A worker's life: import the files the parent sends, one at a time, until told to
     stop or until a file leaves the process in a state not worth trusting.
 
@@ -211,7 +212,7 @@ def serve(conn: Any, root: str, settings: Any, folder: str) -> None:
             break
         if job is None:
             break
-        outcome = run(job, instruments, root, guard, settings.cpu_limit_seconds)
+        outcome = run(job, instruments, root, settings, guard)
         try:
             conn.send(outcome)
         except Exception as error:  # something in the outcome would not pickle
@@ -222,15 +223,8 @@ def serve(conn: Any, root: str, settings: Any, folder: str) -> None:
     os._exit(0)  # skip atexit handlers a DAG may have registered
 
 
-def limit_memory(megabytes: int) -> None:
-    """Cap the worker's address space, so a file that allocates without end gets a
-    MemoryError (DAG002) instead of exhausting the machine. Never raises the hard limit."""
-    if megabytes > 0:
-        containment._limit(resource.RLIMIT_AS, megabytes * 1024 * 1024)
-
-
-def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard | None = None,
-        cpu_seconds: float = 0.0) -> Outcome:
+def run(job: Job, instruments: Instruments, root: str, settings: LoadSettings,
+        guard: containment.Guard | None = None) -> Outcome:
     """Import one file and describe what it produced. Never raises."""
     modules_before, path_before, cwd_before = set(sys.modules), list(sys.path), os.getcwd()
     state = containment.snapshot()
@@ -241,10 +235,10 @@ def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard 
     try:
         if guard is not None:
             guard.arm(job.path)
-        containment.allow_cpu(cpu_seconds)
+        containment.allow_cpu(settings.cpu_limit_seconds)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            found = _import(job, instruments, outcome, root)
+            found = _import(job, instruments, outcome, root, settings.timeout)
             outcome.dags = describe_dags(instruments.dags, found, instruments.task_lines,
                                          clock_before)
     except Exception as error:  # escaped Airflow's own handling: still a parse failure
@@ -254,7 +248,7 @@ def run(job: Job, instruments: Instruments, root: str, guard: containment.Guard 
             outcome.import_error = error_facts(error, job.path, root)
         caught = []
     except containment.CpuLimitExceeded as error:
-        _out_of_cpu(outcome, error, job.path, cpu_seconds)
+        _out_of_cpu(outcome, error, job.path, settings.cpu_limit_seconds)
         caught = []
     except BaseException as error:  # noqa: B902 - SystemExit, KeyboardInterrupt, ...
         outcome.crash = error_facts(error, job.path, root, kind="exit")
@@ -287,9 +281,10 @@ def _out_of_cpu(outcome: Outcome, error: BaseException, path: str, seconds: floa
     outcome.fatal = True
 
 
-def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> list[Any]:
+def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str,
+            timeout: float) -> list[Any]:
     if job.kind == "imports":
-        return _import_module(job, outcome, root)
+        return _import_module(job, outcome, root, timeout)
     from airflow.exceptions import AirflowTaskTimeout
     from airflow.models import DagBag
 
@@ -299,8 +294,8 @@ def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> 
     if bag.import_errors:
         error = instruments.recorder.errors[-1] if instruments.recorder.errors else None
         if isinstance(error, AirflowTaskTimeout):
-            outcome.crash = _timeout_facts(error, job.path)
-        elif _is_out_of_memory(error):
+            outcome.crash = _timeout_facts(error, job.path, timeout)
+        elif error is not None and _is_out_of_memory(error):
             _out_of_memory(outcome, error, job.path)
         elif error is not None:
             outcome.import_error = error_facts(error, job.path, root)
@@ -310,15 +305,15 @@ def _import(job: Job, instruments: Instruments, outcome: Outcome, root: str) -> 
     return [dag for dag in found if dag.parent_dag is None]
 
 
-def _import_module(job: Job, outcome: Outcome, root: str) -> list[Any]:
+def _import_module(job: Job, outcome: Outcome, root: str, seconds: float) -> list[Any]:
     from airflow.exceptions import AirflowTaskTimeout
     from airflow.utils.timeout import timeout
 
     try:
-        with timeout(_timeout_seconds()):
+        with timeout(seconds):
             importlib.import_module(job.module)
     except AirflowTaskTimeout as error:
-        outcome.crash = _timeout_facts(error, job.path)
+        outcome.crash = _timeout_facts(error, job.path, seconds)
     except Exception as error:
         if _is_out_of_memory(error):
             _out_of_memory(outcome, error, job.path)
@@ -327,13 +322,9 @@ def _import_module(job: Job, outcome: Outcome, root: str) -> list[Any]:
     return []
 
 
-def _timeout_seconds() -> float:
-    return float(os.environ.get("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "30"))
-
-
-def _timeout_facts(error: BaseException, path: str) -> ErrorFacts:
+def _timeout_facts(error: BaseException, path: str, seconds: float) -> ErrorFacts:
     line, column = position(error, path)
-    message = f"importing the file did not finish within {_timeout_seconds():g} s"
+    message = f"importing the file did not finish within {seconds:g} s"
     return ErrorFacts("timeout", message, line, column)
 
 

@@ -1,0 +1,2 @@
+"""The run: paths -> routes -> facts -> rules -> problems, reaching storage through a
+fact store (store.py)."""

@@ -1,0 +1,250 @@
+"""The run: paths -> routes -> facts -> rules -> problems.
+
+Each path is checked by the structure rules, then by kind: DAG files and imports modules
+are imported in supervised workers, role files are parsed and built with iam_builder.
+With a cache (Loading.cache_dir, validation.cache.store), facts and problems of unchanged
+files are reused, and Airflow and iam_builder are imported only for files that are not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from validation.config import Config, enabled_rules, ignored_in
+from validation.facts import (
+    DagFileFacts,
+    ImportsModuleFacts,
+    PathFacts,
+    RepoFacts,
+    RoleFacts,
+    Suppression,
+    SuppressionFacts,
+)
+from validation.loaders.dag.dags import DagFileRequest, Progress, load_python_files
+from validation.loaders.paths import all_paths, resolve
+from validation.loaders.repo import scan_repo, with_role_context
+from validation.loaders.suppressions import read_suppressions
+from validation.problems import INTERNAL_ERROR, Problem, Report, Timing
+from validation.registry import Rule, Subject, all_rules
+from validation.routes import Kind
+from validation.run.checks import check_facts
+from validation.run.store import CachedProblems, FactKind, FactStore, NullStore
+from validation.run.suppress import suppress
+
+# Files whose comments may hold inline suppressions.
+SUPPRESSIBLE = frozenset({Kind.DAG, Kind.ROLE, Kind.IMPORTS_MODULE, Kind.IMPORTS_INIT})
+
+
+@dataclass
+class _Loaded:
+    """What one run learnt while loading, for the report and the whole-report entry."""
+
+    timings: list[Timing] = field(default_factory=list)
+    complete: bool = True  # every file's facts could be stored (no crash ...)
+    modules: set[str] = field(default_factory=set)  # repository files the DAGs imported
+
+
+@dataclass
+class _Run:
+    """One run's inputs and state, passed to the steps below."""
+
+    root: Path
+    config: Config
+    store: FactStore
+    progress: Progress | None
+    loaded: _Loaded = field(default_factory=_Loaded)
+
+
+def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config, cwd: Path,
+        store: FactStore | None = None, progress: Progress | None = None) -> Report:
+    """Validate the named paths (and with ``everything``, every file the layout covers).
+    ``store`` keeps facts and problems between runs (validation.cache; None: nothing is
+    kept); ``progress`` is told about the DAG imports (done, total, current file)."""
+    state = _Run(root, config, store or NullStore(), progress)
+    repo = _repo(root, config)
+    listing = all_paths(root) if everything and not raw_paths else None
+    if listing is not None and (cached := state.store.get_report(config, repo, listing)):
+        return cached
+    rules = [rule for rule_id, rule in all_rules().items() if rule_id in enabled_rules(config)]
+    named = [resolve(root, raw, cwd) for raw in raw_paths]
+    found = [resolve(root, path, root) for path in all_paths(root)] if everything else []
+    paths = list({facts.path: facts for facts in named + found}.values())
+
+    problems: list[Problem] = []
+    for facts in paths:
+        problems += check_facts(Subject.PATH, facts.path, facts, repo, rules)
+    checkable = [facts for facts in paths if _checkable(facts, config)]
+    problems += _check_python(state, checkable, repo, rules)
+    problems += _check_roles(state, checkable, repo, rules)
+    problems = _selected(root, paths, problems, config, repo)
+    report = Report(sorted(set(problems)), len(paths), state.loaded.timings)
+    if listing is not None and state.loaded.complete:
+        state.store.put_report(config, repo, listing, report, state.loaded.modules)
+    return report
+
+
+def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], config: Config,
+              repo: RepoFacts) -> list[Problem]:
+    """The problems of the rules selected for each file (per_file_ignores) and not
+    suppressed in it, with STR009 for suppressions that silenced nothing."""
+    rules = all_rules()
+    enabled = enabled_rules(config)
+    by_path: dict[str, list[Problem]] = {}
+    for problem in problems:
+        by_path.setdefault(problem.path, []).append(problem)
+    selected: list[Problem] = []
+    for facts in paths:
+        allowed = enabled - ignored_in(config, facts.path)
+        found = [problem for problem in by_path.get(facts.path, [])
+                 if problem.rule in allowed or problem.rule == INTERNAL_ERROR]
+        suppressions = _suppressions(root, facts)
+        if not suppressions:
+            selected += found
+            continue
+        ran = allowed if _checkable(facts, config) else frozenset(
+            rule_id for rule_id in allowed if rules[rule_id].subject is Subject.PATH)
+        kept, idle = suppress(found, suppressions, rules, ran)
+        selected += kept
+        if "STR009" in allowed:
+            selected += check_facts(Subject.SUPPRESSIONS, facts.path,
+                                    SuppressionFacts(facts.path, idle), repo, [rules["STR009"]])
+    return selected
+
+
+def _suppressions(root: Path, facts: PathFacts) -> list[Suppression]:
+    if not facts.inside_root or facts.route.kind not in SUPPRESSIBLE:
+        return []
+    path = root / facts.path
+    return read_suppressions(str(path)) if path.is_file() else []
+
+
+def _repo(root: Path, config: Config) -> RepoFacts:
+    return dataclasses.replace(scan_repo(root, config.environments),
+                               settings=config.rule_settings())
+
+
+def _checkable(facts: PathFacts, config: Config) -> bool:
+    """Files past the structure checks that the content checkers can look at."""
+    if not (facts.inside_root and facts.exists) or facts.is_dir:
+        return False
+    env = facts.route.env
+    return env is None or env in config.environments
+
+
+def _check_python(state: _Run, paths: list[PathFacts], repo: RepoFacts,
+                  rules: list[Rule]) -> list[Problem]:
+    if not any(rule.subject in (Subject.DAG, Subject.IMPORTS) for rule in rules):
+        return []  # no rule would look at the facts: do not import anything
+    python = [p for p in paths if p.route.kind in (Kind.DAG, Kind.IMPORTS_MODULE)]
+    problems, python, checks = _stored_problems(state, python, repo, rules)
+    dags, imports = _load_python(state, python)
+    for kind, found in ((FactKind.DAG, dags), (FactKind.IMPORTS, imports)):
+        for path, facts in found.items():
+            problems += _check(state, kind, path, facts, repo, rules, checks)
+    return problems
+
+
+def _check_roles(state: _Run, paths: list[PathFacts], repo: RepoFacts,
+                 rules: list[Rule]) -> list[Problem]:
+    roles = [path for path in paths if path.route.kind is Kind.ROLE]
+    if roles:  # the cross-file role rules read the other roles and the DAG sources once
+        repo = with_role_context(state.root, repo, [(p.route.env or "", p.route.name or "")
+                                                    for p in roles])
+    problems, roles, checks = _stored_problems(state, roles, repo, rules)
+    for path in roles:
+        facts = _load_role(state, path)
+        problems += _check(state, FactKind.ROLE, path.path, facts, repo, rules, checks)
+    return problems
+
+
+# -- loading facts, through the store ---------------------------------------------------
+
+FACT_KINDS = {Kind.DAG: FactKind.DAG, Kind.IMPORTS_MODULE: FactKind.IMPORTS,
+              Kind.ROLE: FactKind.ROLE}
+SUBJECTS = {FactKind.DAG: Subject.DAG, FactKind.IMPORTS: Subject.IMPORTS,
+            FactKind.ROLE: Subject.ROLE}
+
+
+def _stored_problems(state: _Run, paths: list[PathFacts], repo: RepoFacts, rules: list[Rule]
+                     ) -> tuple[list[Problem], list[PathFacts], str]:
+    """The problems the store holds for files whose facts, repository facts and rules are
+    unchanged, the files it has none for, and the digest of the repository facts and
+    rules they were checked with."""
+    if not paths:
+        return [], paths, ""
+    checks = state.store.checks(repo, [rule.id for rule in rules])
+    problems: list[Problem] = []
+    missing = []
+    for path in paths:
+        kind = FACT_KINDS[path.route.kind]
+        found = state.store.get_problems(kind, path.path, checks)
+        if found is None:
+            missing.append(path)
+            continue
+        problems += found.problems
+        state.loaded.modules.update(found.modules)
+        if kind is FactKind.DAG:
+            state.loaded.timings.append(Timing(path.path, found.import_seconds, True))
+    return problems, missing, checks
+
+
+def _check(state: _Run, kind: FactKind, path: str, facts: Any, repo: RepoFacts,
+           rules: list[Rule], checks: str) -> list[Problem]:
+    """The problems of one file's facts, stored (under ``checks``, the digest of ``repo``
+    and ``rules``) for the next run."""
+    problems = check_facts(SUBJECTS[kind], path, facts, repo, rules)
+    seconds, modules = (facts.import_seconds, facts.imported_modules) \
+        if kind is FactKind.DAG else (0.0, [])
+    state.store.put_problems(kind, path, CachedProblems(problems, seconds, modules), facts,
+                             checks)
+    return problems
+
+
+def _load_python(state: _Run, paths: list[PathFacts]
+                 ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
+    """Facts of the DAG files and imports modules among ``paths``: from the store where
+    it has them, else imported in workers (and then stored). Airflow is imported only
+    when some file is not in the store."""
+    store, loaded = state.store, state.loaded
+    dags: dict[str, DagFileFacts] = {}
+    imports: dict[str, ImportsModuleFacts] = {}
+    dag_files, modules = [], []
+    for p in paths:
+        kind = FACT_KINDS[p.route.kind]
+        found = store.get_facts(kind, p.path)
+        if found is not None:
+            (dags if kind is FactKind.DAG else imports)[p.path] = found
+        elif kind is FactKind.DAG:
+            dag_files.append(DagFileRequest(p.path, p.route.env or "", p.route.project or "",
+                                            p.route.name or ""))
+        else:
+            modules.append((p.path, p.route.name or ""))
+    loaded.timings += [Timing(path, facts.import_seconds, True) for path, facts in dags.items()]
+    loaded.modules.update(module for facts in dags.values() for module in facts.imported_modules)
+    if dag_files or modules:
+        new_dags, new_imports = load_python_files(
+            str(state.root), dag_files, modules, state.config.load_settings(),
+            state.config.jobs, state.progress)
+        loaded.timings += [Timing(path, facts.import_seconds, False)
+                           for path, facts in new_dags.items()]
+        loaded.modules.update(module for facts in new_dags.values()
+                              for module in facts.imported_modules)
+        for kind, found in ((FactKind.DAG, new_dags), (FactKind.IMPORTS, new_imports)):
+            for path, facts in found.items():
+                loaded.complete = store.put_facts(kind, path, facts) and loaded.complete
+        dags.update(new_dags)
+        imports.update(new_imports)
+    return dags, imports
+
+
+def _load_role(state: _Run, path: PathFacts) -> RoleFacts:
+    facts = state.store.get_facts(FactKind.ROLE, path.path)
+    if facts is None:
+        from validation.loaders.roles import load_role  # imports iam_builder: only when needed
+
+        facts = load_role(state.root, path.path, path.route.env or "", path.route.name or "")
+        state.store.put_facts(FactKind.ROLE, path.path, facts)
+    return facts
