@@ -1,5 +1,6 @@
 # Set-up and everyday commands. `make validate` and `make test` are the two commands
-# README.md gives: each creates .venv/ from the lock when it is missing or stale.
+# README.md gives: each creates .venv/ from the lock when it is missing or stale, with the
+# validator installed in editable mode (so `python -m validation` works from any folder).
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -18,6 +19,7 @@ venv:
 		echo "Installing $(LOCK) into $(VENV)/ ..."; \
 		test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || exit 1; \
 		$(BIN)/python -m pip install -qq --disable-pip-version-check -r $(LOCK) || exit 1; \
+		$(BIN)/python -m pip install -qq --disable-pip-version-check --no-deps -e . || exit 1; \
 		cp $(LOCK) $(STAMP); \
 	fi
 
