@@ -47,7 +47,8 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
             "message": "dag_id 'cases_wrong' should be 'cases.wrong_dag_id' "
                        "(<project folder>.<file name>)",
         }],
-        "summary": {"files": 2, "errors": 1, "warnings": 0, "rules": {"DAG005": 1}},
+        "summary": {"files": 2, "skipped": 0, "errors": 1, "warnings": 0,
+                    "rules": {"DAG005": 1}},
     }
 
 
