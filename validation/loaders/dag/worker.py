@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from validation.facts import DagFacts, ErrorFacts, LoadSettings
-from validation.loaders.dag import containment
+from validation.loaders.dag import containment, metadata
 from validation.loaders.dag.airflow_facts import (
     describe_dags,
     error_facts,
@@ -84,6 +84,7 @@ def prepare_environment(root: str, timeout: float) -> None:
         "AIRFLOW__CORE__DAGS_FOLDER": os.path.join(root, "environments"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _database_url(_home.name),
     })
     sys.dont_write_bytecode = True  # no __pycache__ in the user's repository
     # The root comes first on sys.path, so `from imports.x import y` resolves as on the
@@ -92,6 +93,16 @@ def prepare_environment(root: str, timeout: float) -> None:
         sys.path.remove(_root_on_path)
     sys.path.insert(0, root)
     _root_on_path = root
+
+
+def _database_url(home: str) -> str:
+    """The metadata database Airflow reads while DAG files are imported: the tables of
+    the platform's, made once per lock (validation.loaders.dag.metadata); when it cannot
+    be made, an empty one in the throw-away home, as Airflow's default would be."""
+    try:
+        return metadata.connection_url(metadata.metadata_db())
+    except metadata.MetadataError:
+        return f"sqlite:///{home}/airflow.db"
 
 
 def preload() -> None:
