@@ -23,8 +23,8 @@ def test_it_is_made_once_and_then_reused(made: Path) -> None:
     before = os.stat(made)
     again = metadata_db(made.parent)
     assert again == made
-    assert (os.stat(again).st_ino, os.stat(again).st_mtime_ns) == (before.st_ino,
-                                                                  before.st_mtime_ns)
+    after = os.stat(again)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert sorted(path.name for path in made.parent.iterdir()) == [made.name]  # no scratch left
 
 

@@ -26,6 +26,7 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 LOCK = Path(__file__).resolve().parents[3] / "requirements-validation.txt"
 CREATE_TIMEOUT_SECONDS = 300
@@ -96,3 +97,14 @@ def _create(scratch: Path) -> Path:
 def connection_url(path: Path) -> str:
     """SQLAlchemy's URL for ``path``, opened read-only."""
     return f"sqlite:///file:{path}?mode=ro&uri=true"
+
+
+def reconnect_if_loaded(url: str) -> None:
+    """Point an Airflow imported before the URL was set (by a test, say) at ``url``:
+    Airflow reads the setting once, when it is first imported."""
+    settings: Any = sys.modules.get("airflow.settings")
+    if settings is None or getattr(settings, "SQL_ALCHEMY_CONN", None) == url:
+        return
+    settings.SQL_ALCHEMY_CONN = url
+    settings.dispose_orm()
+    settings.configure_orm()

@@ -86,6 +86,7 @@ def prepare_environment(root: str, timeout: float) -> None:
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _database_url(_home.name),
     })
+    metadata.reconnect_if_loaded(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     sys.dont_write_bytecode = True  # no __pycache__ in the user's repository
     # The root comes first on sys.path, so `from imports.x import y` resolves as on the
     # platform (and not to another root this process validated before).
