@@ -21,6 +21,7 @@ import hostile_repo
 import pytest
 
 from validation.cli import EXIT_PROBLEMS, main
+from validation.loaders.dag.metadata import cache_folder
 
 SECRETS = {"AWS_SECRET_ACCESS_KEY": "hostile-secret", "GITHUB_TOKEN": "hostile-secret",
            "ACTIONS_RUNTIME_TOKEN": "hostile-secret", "HOSTILE_PASSWORD": "hostile-secret",
@@ -46,7 +47,10 @@ def hostile(request: pytest.FixtureRequest,
     base = tmp_path_factory.mktemp("hostile")
     folders = hostile_repo.build(base)
     before = {name: hostile_repo.tree_hash(folder) for name, folder in folders.items()}
+    # The user's cache stays where it was: the metadata database (once per lock) is there.
+    user_cache = str(cache_folder().parent)
     capture = pytest.MonkeyPatch()
+    capture.setenv("XDG_CACHE_HOME", user_cache)
     for name, value in {**SECRETS, "HOME": str(folders["home"]),
                         "AIRFLOW_HOME": str(folders["airflow_home"])}.items():
         capture.setenv(name, value)
