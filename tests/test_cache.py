@@ -251,7 +251,10 @@ def test_no_cache_reads_and_writes_nothing(tmp_path: Path) -> None:
     root = _example_repo(tmp_path)
     result = _cli(root, tmp_path, "-W", "ignore", "-m", "validation", "--all", "--no-cache")
     assert result.returncode == 0
-    assert not (root / ".validation_cache").exists() and not (tmp_path / "xdg").exists()
+    folder = tmp_path / "xdg" / "mojap-airflow-validation"
+    assert not (root / ".validation_cache").exists() and not (folder / "cache-key").exists()
+    # The metadata database is Airflow's environment, not a cache of results: made anyway.
+    assert [path.name.startswith("metadata-") for path in folder.iterdir()] == [True]
     other = tmp_path / "elsewhere"
     result = _cli(root, tmp_path, "-W", "ignore", "-m", "validation",
                   "environments/dev/roles/airflow_dev_examples.yaml", "--cache-dir", str(other))

@@ -12,6 +12,7 @@ import pytest
 
 from validation import cli
 from validation.cli import main
+from validation.loaders.dag.metadata import cache_folder
 from validation.run import runner
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,7 +120,10 @@ def test_an_internal_error_exits_3_without_a_traceback(capsys: pytest.CaptureFix
 @pytest.mark.parametrize("warnings_flag", [["-W", "ignore"], []])
 def test_python_m_validation_in_a_subprocess(tmp_path: Path, warnings_flag: list[str]) -> None:
     noisy = "environments/dev/dags/crashes/noisy.py"
-    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    # The user's cache folder stays where it was: the metadata database (made once per
+    # lock) is there, and is the only thing a run may write outside the repository.
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO),
+           "XDG_CACHE_HOME": str(cache_folder().parent)}
     env.pop("AIRFLOW_HOME", None)
     result = subprocess.run(
         [sys.executable, *warnings_flag, "-m", "validation", noisy, WRONG_ID],

@@ -148,7 +148,7 @@ def test_list_rules_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[0].split()[:3] == ["STR001", "unknown-location", "error"]
     assert main(["--explain", "dag006"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("DAG006 task-id-chars (error)\n\nA task_id uses")
+    assert out.startswith("DAG006 task-id-chars (error)\n\nA task_id or pod name uses")
     assert "Bad:" in out and "Good:" in out
     assert main(["--explain", "task-id-chars"]) == 0
     assert capsys.readouterr().out == out

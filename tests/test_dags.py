@@ -63,8 +63,25 @@ def test_dag_id_problem_points_at_the_literal(report: Report) -> None:
 
 def test_task_id_level_depends_on_the_operator(report: Report) -> None:
     problems = _by_path(report, "environments/dev/dags/cases/task_id_chars.py")
-    assert [(p.line, p.level.value) for p in problems] == [(28, "error"), (30, "warning")]
-    assert "use 'pod-task'" in problems[0].message
+    assert [(p.line, p.level.value) for p in problems] == [
+        (29, "warning"), (35, "error"), (47, "error"), (49, "warning")]
+    assert problems[0].message == (
+        "task_id 'pod_task' may only use letters, digits and '-' (the pod is named by name=, "
+        "not by the task_id): use 'pod-task'")
+    assert problems[1].message.startswith(
+        "name= gives task 'raw-pod' the pod name '-raw-pod-<random suffix>', which Kubernetes "
+        "refuses")
+    assert problems[2].message.startswith(
+        "task_id 'task.2' names the pod (BasicKubernetesPodOperator): use only lowercase")
+
+
+def test_a_task_id_mojap_refuses_is_dag006_at_the_literal_not_dag001(report: Report) -> None:
+    [problem] = _by_path(report, "environments/dev/dags/cases/mojap_rejects_task_id.py")
+    assert (problem.rule, problem.line, problem.column) == ("DAG006", 17, 13)
+    assert problem.message == (
+        "task_id 'task_1' names the pod (BasicKubernetesPodOperator): use only lowercase "
+        "letters, digits and '-', starting with a letter or digit (mojap-airflow-tools "
+        "refuses '_', spaces and capitals, the user guide '.'): use 'task-1'")
 
 
 def test_tasks_made_in_a_loop_report_their_role_once(report: Report) -> None:
@@ -115,6 +132,51 @@ def test_the_loader_describes_dags_and_tasks_as_plain_facts() -> None:
     assert task.pod["image"] == "189157455002.dkr.ecr.eu-west-1.amazonaws.com/cases:v1.0.0"
     assert task.pod["security_context"] == {
         "allowPrivilegeEscalation": False, "runAsNonRoot": True, "privileged": False}
+
+
+def _only(report: Report, name: str) -> Problem:
+    [problem] = _by_path(report, f"environments/dev/dags/cases/{name}.py")
+    return problem
+
+
+def test_the_guides_username_without_quotes_gets_a_hint(report: Report) -> None:
+    problem = _only(report, "username_unquoted")
+    assert (problem.rule, problem.line) == ("DAG001", 6)
+    assert problem.message == (
+        "NameError: name 'alice' is not defined; if alice is a value, quote it: "
+        "username = \"alice\" (the user guide's <<username>> stands for a string)")
+
+
+def test_a_variable_read_at_parse_time_gets_a_hint_to_read_it_at_run_time(
+        report: Report) -> None:
+    problem = _only(report, "variable_at_parse_time")
+    assert (problem.rule, problem.line) == ("DAG001", 5)
+    assert problem.message.startswith("KeyError: 'Variable cases_bucket does not exist'; no "
+                                      "Variables exist while validating")
+    assert '"{{ var.value.cases_bucket }}" in a templated field' in problem.message
+
+
+def test_a_relative_open_gets_a_hint_to_build_the_path_from_the_file(report: Report) -> None:
+    problem = _only(report, "relative_open")
+    assert (problem.rule, problem.line) == ("DAG001", 5)
+    assert problem.message.endswith(
+        "'sql/query.sql' is relative to the working directory, which is not the DAG's folder "
+        "(here or on the platform): build the path from the file's own, "
+        "os.path.join(os.path.dirname(__file__), \"sql/query.sql\")")
+
+
+def test_a_package_the_platform_lacks_gets_a_hint_that_it_belongs_in_the_image(
+        report: Report) -> None:
+    problem = _only(report, "missing_package")
+    assert (problem.rule, problem.line) == ("DAG001", 3)
+    assert problem.message.startswith("ModuleNotFoundError: No module named 'sklearn'; "
+                                      "'sklearn' is not installed on the platform's Airflow")
+    assert "belongs in the task's image" in problem.message
+
+
+def test_a_dag_reading_a_pool_at_parse_time_yields_nothing(report: Report) -> None:
+    """The metadata database has the platform's tables (and its default pool)."""
+    assert _by_path(report, "environments/dev/dags/clean/reads_pool.py") == []
 
 
 def test_common_mistakes_get_a_hint(report: Report) -> None:

@@ -31,6 +31,7 @@ import pytest
 
 from validation.cli import EXIT_PROBLEMS, main
 from validation.loaders.dag import lockdown
+from validation.loaders.dag.metadata import cache_folder
 
 KERNEL = lockdown.available().kernel
 
@@ -69,7 +70,10 @@ def hostile(request: pytest.FixtureRequest,
              "{BYSTANDER}": str(bystander.pid)}
     folders = hostile_repo.build(base, extra, kernel=KERNEL)
     before = {name: hostile_repo.tree_hash(folder) for name, folder in folders.items()}
+    # The user's cache stays where it was: the metadata database (once per lock) is there.
+    user_cache = str(cache_folder().parent)
     capture = pytest.MonkeyPatch()
+    capture.setenv("XDG_CACHE_HOME", user_cache)
     for name, value in {**SECRETS, "HOME": str(folders["home"]),
                         "AIRFLOW_HOME": str(folders["airflow_home"])}.items():
         capture.setenv(name, value)

@@ -57,7 +57,7 @@ def test_pods_set_up_as_the_guide_asks_yield_nothing(report: Report) -> None:
 def test_cross_env_references_point_at_the_literal(report: Report) -> None:
     problems = _problems(report, "cross_env.py")
     assert [(p.rule, p.line, p.column) for p in problems] == [
-        ("DAG010", 10, 10), ("DAG010", 25, 17), ("DAG010", 35, 21)]
+        ("DAG010", 10, 10), ("DAG010", 25, 17), ("DAG010", 36, 21)]
     assert "environments/prod/" in problems[0].message
     assert 'use environment="dev"' in problems[1].message
 
@@ -80,7 +80,7 @@ def test_high_memory_problems_and_levels(report: Report) -> None:
 
 def test_service_account_messages_name_the_fix(report: Report) -> None:
     problems = _problems(report, "service_account.py")
-    assert [p.line for p in problems] == [23, 33, 43]
+    assert [p.line for p in problems] == [23, 33, 44]
     assert 'use "airflow-dev-pods"' in problems[0].message
     assert "does not match role 'airflow_dev_pods'" in problems[1].message
     assert "cluster_context 'aws'" in problems[2].message
@@ -89,8 +89,14 @@ def test_service_account_messages_name_the_fix(report: Report) -> None:
 def test_insecure_settings_point_at_their_literals(report: Report) -> None:
     problems = _problems(report, "insecure.py")
     assert [(p.line, p.column) for p in problems] == [
-        (12, 19), (13, 33), (14, 21), (25, 17), (43, 19), (47, 21)]
-    assert "runAsUser=0" in problems[3].message
+        (12, 19), (13, 33), (14, 21), (25, 17), (41, 5), (43, 19), (47, 21)]
+    assert problems[3].message == (
+        "task 'root' sets runAsUser=0: user 0 is root: with runAsNonRoot true, which the "
+        "cluster requires, the container does not start; use a non-root user id, such as "
+        "run_as_user=1000")
+    assert problems[4].message.startswith(
+        "task 'host-0' sets no runAsNonRoot: the cluster admits a pod only when runAsNonRoot "
+        "is true (Kyverno policy require-run-as-nonroot, enforced); add security_context=")
 
 
 def test_unpinned_images_are_warnings(report: Report) -> None:
@@ -115,7 +121,8 @@ def _check(task: TaskFacts, env: str = "dev", settings: RuleSettings | None = No
 
 def _pod(**settings: object) -> TaskFacts:
     pod = {"namespace": "airflow", "startup_timeout_seconds": 120,
-           "image": "189157455002.dkr.ecr.eu-west-1.amazonaws.com/airflow-pods:v1.0.0"}
+           "image": "189157455002.dkr.ecr.eu-west-1.amazonaws.com/airflow-pods:v1.0.0",
+           "security_context": {"runAsNonRoot": True}}
     pod.update(settings)
     return TaskFacts("task-1", "KubernetesPodOperator", True, line=3, pod=pod)
 
@@ -140,7 +147,7 @@ def test_an_affinity_away_from_high_memory_nodes_is_not_one_for_them() -> None:
 
 
 def test_snake_case_security_keys_are_read_too() -> None:
-    [(rule, message)] = _check(_pod(security_context={"run_as_user": 0}))
+    [(rule, message)] = _check(_pod(security_context={"run_as_user": 0, "runAsNonRoot": True}))
     assert rule == "DAG015" and "runAsUser=0" in message
 
 
@@ -228,3 +235,34 @@ def test_task_facts_carry_the_role_argument() -> None:
         "airflow_dev_pods", "airflow_dev_pods", None, None]
     assert dags[request.path].source.pod_literals  # the file's literals, once per file
     json.dumps(dataclasses.asdict(dags[request.path]))  # plain data: raises on anything else
+
+
+def test_plain_pods_need_run_as_non_root_at_pod_or_container_level(report: Report) -> None:
+    """The cluster's require-run-as-nonroot: a pod with no security context, or one without
+    runAsNonRoot, is refused; true for the pod or for its container is admitted; a
+    container saying false overrides the pod."""
+    problems = _problems(report, "plain_pods.py")
+    assert [(p.rule, p.line) for p in problems] == [("DAG015", 20), ("DAG015", 27),
+                                                    ("DAG015", 40)]
+    assert problems[0].message == (
+        "task 'no-context' sets no runAsNonRoot: the cluster admits a pod only when "
+        "runAsNonRoot is true (Kyverno policy require-run-as-nonroot, enforced); add "
+        "security_context={\"runAsNonRoot\": True, \"runAsUser\": 1000} (a non-root user id the "
+        "image can run as), or use BasicKubernetesPodOperator, which sets it")
+    assert "sets runAsNonRoot=False" in problems[2].message
+
+
+def test_an_image_built_from_an_unset_variable_says_so_without_none(report: Report) -> None:
+    [problem] = _problems(report, "image_from_env.py")
+    assert (problem.rule, problem.line) == ("DAG017", 18)
+    assert "None" not in problem.message
+    assert "built from the environment variable POD_IMAGE_ACCOUNT, which the validator's " \
+        "workers do not have" in problem.message
+
+
+def test_a_mojap_pod_needs_no_security_context_of_its_own() -> None:
+    """mojap-airflow-tools sets runAsNonRoot: true; the facts carry it like any other."""
+    task = _pod(security_context={"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                                  "privileged": False})
+    task.mojap = True
+    assert _check(task) == []

@@ -23,7 +23,7 @@ DAG_TEXT = """\
 from datetime import datetime
 
 from airflow.models import DAG
-from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import KubernetesPodOperator
+from mojap_airflow_tools.operators import BasicKubernetesPodOperator
 
 dag = DAG(
     dag_id="quiet.quiet_dag",{dag_id_comment}
@@ -31,11 +31,10 @@ dag = DAG(
     start_date=datetime(2022, 1, 1),
     schedule_interval=None,
 )
-KubernetesPodOperator(
+BasicKubernetesPodOperator(
     dag=dag, task_id="pod.task",{task_comment}
-    name="pod-task", namespace="airflow",
-    image="189157455002.dkr.ecr.eu-west-1.amazonaws.com/quiet:v1.0.0",
-    annotations={{"iam.amazonaws.com/role": "airflow_dev_quiet"}},
+    repo_name="quiet", release="v1.0.0",
+    role="airflow_dev_quiet",
 )
 """
 
@@ -139,7 +138,7 @@ def test_an_unused_suppression_says_what_to_remove(tmp_path: Path) -> None:
 
 def test_a_suppression_is_not_unused_when_the_file_does_not_import(tmp_path: Path) -> None:
     make_repo(tmp_path, dag_text(task_comment="  # noqa: DAG006") + "raise ValueError('x')\n")
-    assert found(tmp_path, DAG) == [("DAG001", 18, 1, "error")]
+    assert found(tmp_path, DAG) == [("DAG001", 17, 1, "error")]
 
 
 def test_a_suppression_of_a_rule_that_did_not_run_is_not_unused(tmp_path: Path) -> None:

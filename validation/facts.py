@@ -143,6 +143,9 @@ class TaskFacts:
     task_id: str
     operator: str  # class name of the operator, e.g. KubernetesPodOperator
     is_pod: bool  # a KubernetesPodOperator or subclass (BasicKubernetesPodOperator makes one)
+    # made by mojap-airflow-tools' BasicKubernetesPodOperator (the call at ``line`` is it),
+    # which names the pod after the task_id
+    mojap: bool = False
     line: int = 0  # the call in the DAG file that created the task
     task_id_line: int = 0  # the task_id argument, where the source shows it
     task_id_column: int = 0
@@ -240,6 +243,12 @@ class SourceFacts:
     # ``x = {...},``: a trailing comma that made a dict (or list) a one-item tuple;
     # (name, line, column) of the comma.
     trailing_comma_tuples: list[tuple[str, int, int]] = field(default_factory=list)
+    # (variable, line, column) of each environment variable read by a constant name:
+    # os.environ["X"], os.environ.get("X"), os.getenv("X").
+    env_reads: list[tuple[str, int, int]] = field(default_factory=list)
+    # (target, name, line, column) of ``target = name``: a bare name given as a value, as
+    # the guide's ``username = <<username>>`` becomes when the quotes are left out.
+    bare_names: list[tuple[str, str, int, int]] = field(default_factory=list)
 
     # -- where things are: the position queries the rules and the loader need ----------
 

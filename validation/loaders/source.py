@@ -71,7 +71,46 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     facts.strings = _strings(tree)
     facts.pod_literals = pod_literals(tree)
     facts.trailing_comma_tuples = _trailing_comma_tuples(tree)
+    facts.env_reads = _env_reads(tree)
+    facts.bare_names = _bare_names(tree)
     return facts
+
+
+def _env_reads(tree: ast.Module) -> list[tuple[str, int, int]]:
+    """Environment variables read by a constant name: ``os.environ["X"]``,
+    ``os.environ.get("X")``, ``os.getenv("X")``, at the name's string."""
+    found = []
+    for node in ast.walk(tree):
+        name_node: ast.expr | None = None
+        if isinstance(node, ast.Subscript) and _is_environ(node.value):
+            name_node = node.slice
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute):
+            func = node.func
+            if (func.attr == "get" and _is_environ(func.value)) or (
+                    func.attr == "getenv" and isinstance(func.value, ast.Name)
+                    and func.value.id == "os"):
+                name_node = node.args[0]
+        name = _constant_str(name_node)
+        if name is not None and name_node is not None:
+            found.append((name, name_node.lineno, name_node.col_offset + 1))
+    return sorted(found, key=lambda item: (item[1], item[2]))
+
+
+def _is_environ(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ"
+            and isinstance(node.value, ast.Name) and node.value.id == "os") or (
+        isinstance(node, ast.Name) and node.id == "environ")
+
+
+def _bare_names(tree: ast.Module) -> list[tuple[str, str, int, int]]:
+    """Top-level ``target = name`` assignments (``username = alice``)."""
+    found = []
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Name)):
+            value = node.value
+            found.append((node.targets[0].id, value.id, value.lineno, value.col_offset + 1))
+    return found
 
 
 def _trailing_comma_tuples(tree: ast.Module) -> list[tuple[str, int, int]]:
@@ -294,6 +333,12 @@ def argument_value(tree: ast.Module, line: int, keyword: str,
         return eval(compile(ast.Expression(expression), "<argument>", "eval"), dict(namespace))
     except Exception:  # a name the namespace lacks, a value that cannot be formatted
         return None
+
+
+def called_functions(tree: ast.Module, line: int) -> list[ast.expr]:
+    """What the calls starting at ``line`` call (``f`` of ``f(...)``), outermost first."""
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and node.lineno == line]
+    return [call.func for call in sorted(calls, key=lambda node: node.col_offset)]
 
 
 def _keyword_expression(tree: ast.Module, line: int, keyword: str) -> ast.expr | None:

@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from validation.facts import DagFacts, DagFileFacts, RepoFacts, SourceFacts
+from validation.facts import (
+    DagFacts,
+    DagFileFacts,
+    ErrorFacts,
+    RepoFacts,
+    SourceFacts,
+    TaskFacts,
+)
 from validation.problems import Finding, Level
 from validation.registry import Subject, rule
 
@@ -33,7 +40,10 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     Why: Airflow shows a broken DAG file as an import error and runs none of its tasks.
     The problem points at the deepest line of the file in the traceback. Common causes
     get a hint: a trailing comma that made a dict a tuple (`default_args = {...},`), a
-    preset written with spaces or capitals (`"@ daily"`).
+    preset written with spaces or capitals (`"@ daily"`), the guide's `<<username>>`
+    replaced without quotes, a Variable or Connection read at parse time (there are none
+    while validating: read them at run time), a relative path given to `open()` and a
+    package the platform's Airflow does not have (it belongs in the task's image).
 
     Bad:
 
@@ -44,9 +54,10 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         dag = DAG(dag_id="examples.write_to_s3", schedule_interval="0 0 * * *")
     """
     error = facts.import_error
-    if error is None:
-        return
+    if error is None or mojap_rejected_task_id(facts) is not None:
+        return  # mojap's task_id check is DAG006, at the task_id
     message, line, column = error.message, error.line, error.column
+    message += _error_hint(facts, error)
     if error.kind in SCHEDULE_ERRORS:
         message += _preset_hint(facts.source, line, column)
         message += f"; a schedule must be {SCHEDULE_HELP}"
@@ -57,6 +68,69 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
             line, column = comma_line, comma_column
         break
     yield Finding(message, line, column)
+
+
+MOJAP_TASK_ID_ERRORS = (
+    re.compile(r"ValueError: Input task_id \((.*)\) only allows these characters"),
+    re.compile(r"ValueError: Characters '_' and ' ' are not allowed in task_id name given "
+               r"\((.*)\)"),
+)
+NAME_ERROR = re.compile(r"NameError: name '([^']+)' is not defined")
+VARIABLE_MISSING = re.compile(r"KeyError: 'Variable (.+) does not exist'")
+CONNECTION_MISSING = re.compile(r"The conn_id `([^`]+)` isn't defined")
+NO_SUCH_TABLE = re.compile(r"no such table: (variable|connection)\b")
+RELATIVE_FILE = re.compile(
+    r"FileNotFoundError: \[Errno 2\] No such file or directory: '([^/'][^']*)'")
+NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^'.]+)")
+
+
+def mojap_rejected_task_id(facts: DagFileFacts) -> str | None:
+    """The task_id mojap-airflow-tools' BasicKubernetesPodOperator refused at import, if
+    that is why the file failed (DAG006 reports it, not DAG001)."""
+    error = facts.import_error
+    if error is None or error.kind != "ValueError":
+        return None
+    for pattern in MOJAP_TASK_ID_ERRORS:
+        match = pattern.match(error.message)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _error_hint(facts: DagFileFacts, error: ErrorFacts) -> str:
+    """What to do about the common import errors, or ""."""
+    message = error.message
+    if match := NAME_ERROR.match(message):
+        name = match.group(1)
+        target = next((t for t, value, line, _ in facts.source.bare_names
+                       if value == name and line == error.line), None)
+        if target is not None:
+            return (f"; if {name} is a value, quote it: {target} = \"{name}\" (the user guide's "
+                    "<<username>> stands for a string)")
+        return ""
+    if (match := VARIABLE_MISSING.search(message)) or (
+            (table := NO_SUCH_TABLE.search(message)) and table.group(1) == "variable"):
+        name = match.group(1) if match else "name"
+        return ("; no Variables exist while validating, and a Variable read at the top level "
+                "of the file queries the database every time the file is parsed: read it at "
+                f"run time, with \"{{{{ var.value.{name} }}}}\" in a templated field such as "
+                "env_vars, or inside the task's code")
+    if CONNECTION_MISSING.search(message) or (
+            (table := NO_SUCH_TABLE.search(message)) and table.group(1) == "connection"):
+        return ("; no Connections exist while validating, and reading one at the top level of "
+                "the file queries the database every time the file is parsed: give the "
+                "conn_id to the operator or hook, which reads it at run time")
+    if match := RELATIVE_FILE.match(message):
+        path = match.group(1)
+        return (f"; '{path}' is relative to the working directory, which is not the DAG's "
+                "folder (here or on the platform): build the path from the file's own, "
+                f"os.path.join(os.path.dirname(__file__), \"{path}\")")
+    if (match := NO_MODULE.match(message)) and match.group(1) != "imports":
+        module = match.group(1)
+        return (f"; '{module}' is not installed on the platform's Airflow (README, \"What the "
+                "validator's Airflow has\"): a package a task needs belongs in the task's "
+                "image, used by the code the image runs, not imported by the DAG file")
+    return ""
 
 
 def _preset_hint(source: SourceFacts, line: int, column: int) -> str:
@@ -190,27 +264,95 @@ def dag_id_convention(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]
 
 @rule("DAG006", "task-id-chars", Level.ERROR, Subject.DAG)
 def task_id_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
-    """A task_id uses characters other than letters, digits and dashes.
+    """A task_id or pod name uses characters the platform does not allow.
 
-    Why: the task_id names the Kubernetes pod, which allows no "_" or spaces;
-    mojap-airflow-tools refuses them. It is an error for pod tasks and a warning for
-    other operators.
+    Why: mojap-airflow-tools' BasicKubernetesPodOperator names the pod after the task_id
+    and refuses, when the file is imported, anything outside lowercase letters, digits,
+    '.' and '-'; the user guide narrows that to lowercase letters, digits and '-'. Such a
+    task_id is an error, at the task_id, even when mojap refused it. A plain
+    KubernetesPodOperator is named by name= instead: provider 4.4.0 lowercases it, turns
+    other characters into '-' and adds a random suffix, and the result must be a valid
+    Kubernetes name (an error if not); its task_id, like any other operator's, should
+    keep to letters, digits and '-' (a warning).
 
     Bad:
 
         BasicKubernetesPodOperator(task_id="write_file", ...)
+        KubernetesPodOperator(task_id="write-file", name="_write", ...)
 
     Good:
 
         BasicKubernetesPodOperator(task_id="write-file", ...)
+        KubernetesPodOperator(task_id="write-file", name="write-file", ...)
     """
+    rejected = mojap_rejected_task_id(facts)
+    if rejected is not None:
+        yield Finding(_mojap_task_id_message(rejected), *_rejected_position(facts, rejected))
     for task in facts.registered_tasks:
+        if task.mojap:
+            if not MOJAP_TASK_ID.fullmatch(task.task_id):
+                yield Finding(_mojap_task_id_message(task.task_id), task.task_id_line,
+                              task.task_id_column)
+            continue
         if not TASK_ID.fullmatch(task.task_id):
             fixed = re.sub(r"[^A-Za-z0-9-]+", "-", task.task_id).strip("-") or "task-1"
+            named = " (the pod is named by name=, not by the task_id)" if task.is_pod else ""
             yield Finding(
-                f"task_id '{task.task_id}' may only use letters, digits and '-': "
-                f"use '{fixed}'", task.task_id_line, task.task_id_column,
-                Level.ERROR if task.is_pod else Level.WARNING)
+                f"task_id '{task.task_id}' may only use letters, digits and '-'{named}: "
+                f"use '{fixed}'", task.task_id_line, task.task_id_column, Level.WARNING)
+        if task.is_pod:
+            yield from _pod_name(facts, task)
+
+
+MOJAP_TASK_ID = re.compile(r"[a-z0-9][a-z0-9-]*")  # mojap's [a-z0-9.-], narrowed by the guide
+KUBERNETES_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+POD_NAME_PREFIX = 30  # provider 4.4.0 keeps 30 characters before its 32-character suffix
+
+
+def _mojap_task_id_message(task_id: str) -> str:
+    fixed = re.sub(r"[^a-z0-9-]+", "-", task_id.lower()).strip("-") or "task-1"
+    return (f"task_id '{task_id}' names the pod (BasicKubernetesPodOperator): use only "
+            "lowercase letters, digits and '-', starting with a letter or digit "
+            "(mojap-airflow-tools refuses '_', spaces and capitals, the user guide '.'): "
+            f"use '{fixed}'")
+
+
+def _rejected_position(facts: DagFileFacts, task_id: str) -> tuple[int, int]:
+    """Where the task_id mojap refused is written: the literal in the call, else one bound
+    to a name task_id, else any literal with its value, else the task_id keyword."""
+    error = facts.import_error
+    line = error.line if error else 0
+    span = next((call for call in facts.source.calls if call.line == line), None)
+    literals = [s for s in facts.source.strings if s.value == task_id]
+    inside = [s for s in literals if span and span.line <= s.line <= span.end_line]
+    named = [s for s in literals if s.name == "task_id"]
+    for found in (inside, named, literals):
+        if found:
+            return found[0].line, found[0].column
+    return facts.source.locate(line, "task_id") or (line, error.column if error else 0)
+
+
+def _pod_name(facts: DagFileFacts, task: TaskFacts) -> Iterator[Finding]:
+    """The pod name provider 4.4.0 makes of name= (already lowercased, other characters
+    turned into '-'): with the random suffix, its first 30 characters without trailing
+    '-' or '.', then '-' and 32 hexadecimal digits."""
+    name = task.pod.get("name")
+    if not isinstance(name, str):
+        return  # a pod_template_file or full_pod_spec names the pod
+    if task.pod.get("random_name_suffix") is False:
+        pod_name, shown = name, name
+    else:
+        prefix = name[:POD_NAME_PREFIX].rstrip("-.")
+        pod_name, shown = f"{prefix}-{'0' * 32}", f"{prefix}-<random suffix>"
+    if KUBERNETES_NAME.fullmatch(pod_name) and len(pod_name) <= 253:
+        return
+    fixed = name.strip("-.") or "task-1"
+    line, column = facts.source.locate(task.line, "name") or (task.task_id_line,
+                                                              task.task_id_column)
+    yield Finding(
+        f"name= gives task '{task.task_id}' the pod name '{shown}', which Kubernetes "
+        "refuses: a pod name is lowercase letters, digits and '-', starting and ending with "
+        f"a letter or digit; use name='{fixed}'", line, column)
 
 
 @rule("DAG011", "dynamic-start-date", Level.ERROR, Subject.DAG)

@@ -31,16 +31,24 @@ KUBERNETES_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 NAMESPACE = "airflow"
 LATEST = "latest"
 
-# Insecure pod settings: (names the source may use, how it shows, the values that are
-# insecure, the fix). Keys are the Kubernetes API names the facts carry.
+# The cluster's Kyverno policy require-run-as-nonroot (enforced) admits a pod only when
+# runAsNonRoot is true for the pod (and no container sets it false) or for every container.
+NON_ROOT_POLICY = "the cluster admits a pod only when runAsNonRoot is true (Kyverno policy " \
+    "require-run-as-nonroot, enforced)"
+# Insecure pod settings: (names the source may use, the values that are insecure, why and
+# what to do). Keys are the Kubernetes API names the facts carry.
 INSECURE_CONTEXT = {
-    "privileged": (("privileged",), (True,), "privileged=False (the default)"),
-    "allowPrivilegeEscalation": (("allowPrivilegeEscalation", "allow_privilege_escalation"),
-                                 (True,), "allowPrivilegeEscalation=False (the default)"),
+    "privileged": (("privileged",), (True,),
+                   "a privileged container has full access to the node: remove it"),
+    "allowPrivilegeEscalation": (
+        ("allowPrivilegeEscalation", "allow_privilege_escalation"), (True,),
+        "it lets the container's processes gain more privileges than they started with: "
+        "set allowPrivilegeEscalation to False"),
     "runAsNonRoot": (("runAsNonRoot", "run_as_non_root"), (False,),
-                     "runAsNonRoot=True (the default)"),
+                     f"{NON_ROOT_POLICY}: set it to True"),
     "runAsUser": (("runAsUser", "run_as_user"), (0, "0"),
-                  "a non-root user id such as run_as_user=1234"),
+                  "user 0 is root: with runAsNonRoot true, which the cluster requires, the "
+                  "container does not start; use a non-root user id"),
 }
 SNAKE_CASE = {"allow_privilege_escalation": "allowPrivilegeEscalation",
               "run_as_non_root": "runAsNonRoot", "run_as_user": "runAsUser"}
@@ -234,19 +242,27 @@ def _account_problem(account: str, role: str | None) -> str | None:
 
 @rule("DAG015", "insecure-pod", Level.ERROR, Subject.DAG)
 def insecure_pod(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
-    """A pod runs privileged, as root, on the host network or outside the airflow namespace.
+    """A pod the cluster refuses, or one privileged, root, on the host network or namespace.
 
-    Why: the platform's policies refuse such pods, and mojap-airflow-tools' defaults
-    (allowPrivilegeEscalation: false, runAsNonRoot: true, privileged: false, namespace
-    airflow) exist so that a task cannot act on the node or on other teams' pods.
+    Why: the cluster's Kyverno policy require-run-as-nonroot (enforced) admits a pod only
+    when runAsNonRoot is true, for the pod (with no container setting it false) or for
+    every container; with it, a container whose user is 0 (root) does not start.
+    mojap-airflow-tools' BasicKubernetesPodOperator sets runAsNonRoot: true,
+    allowPrivilegeEscalation: false, privileged: false and the namespace airflow; a plain
+    KubernetesPodOperator sets none of them, so it needs a security_context of its own.
+    Privileged containers, privilege escalation and the host's network let a task act on
+    the node or on other teams' pods.
 
     Bad:
 
-        KubernetesPodOperator(..., security_context={"runAsUser": 0}, hostnetwork=True)
+        KubernetesPodOperator(..., name="report", namespace="airflow", image=IMAGE)
+        BasicKubernetesPodOperator(..., run_as_user=0)
 
     Good:
 
-        BasicKubernetesPodOperator(..., run_as_user=1234)
+        KubernetesPodOperator(..., name="report", namespace="airflow", image=IMAGE,
+                              security_context={"runAsNonRoot": True, "runAsUser": 1000})
+        BasicKubernetesPodOperator(..., run_as_user=1000)
     """
     reported: set[tuple[int, int, str]] = set()  # a literal shared by tasks: once
     for task in _once_per_line(_pod_tasks(facts)):
@@ -255,17 +271,21 @@ def insecure_pod(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
             if (line, column, names[0]) in reported:
                 continue
             reported.add((line, column, names[0]))
-            setting = f"sets {names[0]}={value!r}" if value is not None else f"sets no {names[0]}"
-            yield Finding(f"task '{task.task_id}' {setting}: use {fix}", line, column)
+            if value is None:
+                yield Finding(f"task '{task.task_id}' sets no {names[0]}: {fix}", line, column)
+            else:
+                yield Finding(f"task '{task.task_id}' sets {names[0]}={value!r}: {fix}",
+                              line, column)
 
 
 def _insecure_settings(task: TaskFacts) -> Iterator[tuple[tuple[str, ...], Any, str]]:
-    """(names the source may spell it with, insecure value, fix) for each insecure setting."""
-    contexts = [task.pod.get("security_context"), task.pod.get("container_security_context")]
+    """(names the source may spell it with, insecure value, fix) for each insecure setting;
+    value None for runAsNonRoot missing."""
+    pod_context, container_context = (
+        value if isinstance(value, dict) else {}
+        for value in (task.pod.get("security_context"), task.pod.get("container_security_context")))
     reported = set()
-    for context in contexts:
-        if not isinstance(context, dict):
-            continue
+    for context in (pod_context, container_context):
         for key, value in context.items():
             api_name = SNAKE_CASE.get(key, key)
             if api_name not in INSECURE_CONTEXT or api_name in reported:
@@ -273,14 +293,35 @@ def _insecure_settings(task: TaskFacts) -> Iterator[tuple[tuple[str, ...], Any, 
             names, bad, fix = INSECURE_CONTEXT[api_name]
             if any(value == insecure and type(value) is type(insecure) for insecure in bad):
                 reported.add(api_name)
-                yield names, value, fix
+                yield names, value, _for_operator(api_name, fix, task)
+    if "runAsNonRoot" not in reported and not _runs_as_non_root(pod_context, container_context):
+        yield ("runAsNonRoot", "run_as_non_root"), None, (
+            f"{NON_ROOT_POLICY}; add security_context={{\"runAsNonRoot\": True, "
+            "\"runAsUser\": 1000} (a non-root user id the image can run as), or use "
+            "BasicKubernetesPodOperator, which sets it")
     if task.pod.get("hostnetwork") is True:
         yield ("hostnetwork", "host_network", "hostNetwork"), True, \
-            "hostnetwork=False (the default): pods must not share the node's network"
+            "pods must not share the node's network: remove it (hostnetwork is False unless set)"
     namespace = task.pod.get("namespace")
     if namespace != NAMESPACE:
-        yield ("namespace",), namespace, f"namespace=\"{NAMESPACE}\" (pods run in the " \
+        yield ("namespace",), namespace, f"use namespace=\"{NAMESPACE}\" (pods run in the " \
             f"{NAMESPACE} namespace; BasicKubernetesPodOperator sets it)"
+
+
+def _runs_as_non_root(pod_context: dict[str, Any], container_context: dict[str, Any]) -> bool:
+    """What require-run-as-nonroot admits: runAsNonRoot true for the pod and not false for
+    the container, or true for the container (the task's pod has one container)."""
+    container = container_context.get("runAsNonRoot")
+    return (pod_context.get("runAsNonRoot") is True and container is not False) \
+        or container is True
+
+
+def _for_operator(api_name: str, fix: str, task: TaskFacts) -> str:
+    """The fix in the operator's own terms."""
+    if api_name == "runAsUser":
+        return fix + (", such as run_as_user=1000" if task.mojap
+                      else ", such as \"runAsUser\": 1000")
+    return fix
 
 
 def _literal_position(facts: DagFileFacts, task: TaskFacts, names: tuple[str, ...],
@@ -312,6 +353,11 @@ def unpinned_image(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         image = task.pod.get("image")
         if not isinstance(image, str) or "{{" in image:
             continue  # a Jinja template is rendered at run time
+        if NONE_PART.search(image):
+            yield Finding(_unset_image_message(facts, task),
+                          *_position(facts, task, ("image", "full_image_name", "account_number",
+                                                   "repo_name", "release")))
+            continue
         registry, tag = _split_image(image)
         problems = []
         keywords: tuple[str, ...] = ("image", "full_image_name", "release", "repo_name")
@@ -327,6 +373,27 @@ def unpinned_image(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         if problems:
             yield Finding(f"image '{image}' of task '{task.task_id}': " + "; ".join(problems),
                           *_position(facts, task, keywords))
+
+
+# "None" as a part of an image name: a value formatted in that was None at import.
+NONE_PART = re.compile(r"(^|[/:.@])None($|[/:.@-])")
+
+
+def _unset_image_message(facts: DagFileFacts, task: TaskFacts) -> str:
+    """An image name built from a value that was None, most often an environment
+    variable the workers do not have; never the name itself (it shows 'None')."""
+    variables = sorted({name for name, _, _ in facts.source.env_reads})
+    if variables:
+        listed = ", ".join(variables)
+        source = (f"it is built from the environment variable{'s' if len(variables) > 1 else ''}"
+                  f" {listed}, which the validator's workers do not have (they keep only "
+                  "Airflow's variables and those named in env_allowlist in setup.cfg "
+                  "[validation])")
+    else:
+        source = "it is built from a value that was None when the file was imported"
+    return (f"the image of task '{task.task_id}' cannot be checked: {source}; write the "
+            "image in the file (repo_name= and release=, or a full image name with a "
+            "pinned tag), or list the variable in env_allowlist if the platform sets it")
 
 
 def _split_image(image: str) -> tuple[str, str | None]:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from validation.facts import DagFacts, ErrorFacts, TaskFacts
-from validation.loaders.source import argument_value, parse_quietly
+from validation.loaders.source import argument_value, called_functions, parse_quietly
 
 ROLE_ANNOTATION = "iam.amazonaws.com/role"
 MAX_MESSAGE = 400  # characters of an exception message kept in a problem
@@ -74,6 +74,18 @@ class _Source:
         for task in tasks:
             if task.is_pod and task.line:
                 task.role_argument = self.role_argument(task.line)
+                task.mojap = self.calls_mojap(task.line)
+
+    def calls_mojap(self, line: int) -> bool:
+        """Whether the call at ``line`` is mojap-airflow-tools' BasicKubernetesPodOperator,
+        under whatever name the module bound it to."""
+        from mojap_airflow_tools.operators import basic_kubernetes_pod_operator
+
+        assert self.tree is not None
+        for function in called_functions(self.tree, line):
+            if _resolve(function, self.namespace) is basic_kubernetes_pod_operator:
+                return True
+        return False
 
     def role_argument(self, line: int) -> str | None:
         """The role= of the call at ``line`` (tasks made in a loop share one)."""
@@ -82,6 +94,16 @@ class _Source:
             role = argument_value(self.tree, line, "role", self.namespace)
             self.roles[line] = role if isinstance(role, str) else None
         return self.roles[line]
+
+
+def _resolve(expression: ast.expr, namespace: dict[str, Any]) -> Any:
+    """The object a name or dotted name refers to in ``namespace``; None if unknown."""
+    if isinstance(expression, ast.Name):
+        return namespace.get(expression.id)
+    if isinstance(expression, ast.Attribute):
+        base = _resolve(expression.value, namespace)
+        return getattr(base, expression.attr, None) if base is not None else None
+    return None
 
 
 def _dagbag_module_name(path: str) -> str:
@@ -156,6 +178,7 @@ POD_SETTINGS = (
     "namespace", "image", "service_account_name", "cluster_context", "in_cluster",
     "security_context", "hostnetwork", "tolerations", "affinity", "startup_timeout_seconds",
     "labels", "annotations", "env_vars", "node_selector", "container_security_context",
+    "name", "random_name_suffix", "pod_template_file",
 )
 
 

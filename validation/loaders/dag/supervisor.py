@@ -29,7 +29,7 @@ from typing import Any
 
 from validation.cache import codec
 from validation.facts import ErrorFacts, LoadSettings
-from validation.loaders.dag import containment
+from validation.loaders.dag import containment, metadata
 from validation.loaders.dag.worker import Job, Outcome
 from validation.loaders.dag.zygote import LOCKDOWN_FAILED, Plan
 
@@ -92,7 +92,8 @@ class Zygote:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             close_fds=True, env=environment, cwd=home, process_group=0)
         plan = Plan(root=root, run_dir=self.run_dir, jobs=workers,
-                    settings=codec.encode(settings, LoadSettings), parent=os.getpid())
+                    settings=codec.encode(settings, LoadSettings), parent=os.getpid(),
+                    database=_database())
         self._send(asdict(plan))
 
     def _send(self, message: dict[str, Any]) -> None:
@@ -258,3 +259,13 @@ def exit_facts(code: int | None) -> ErrorFacts:
         return ErrorFacts("signal", f"the process importing the file was killed by {name}")
     return ErrorFacts("died", f"the process importing the file exited with status {code}"
                       " (os._exit() or a crash in native code)")
+
+
+def _database() -> str:
+    """The metadata database of the lock (made once, by a subprocess: the validator never
+    imports Airflow), or "" when it cannot be made: Airflow then has no tables, as
+    before, and a DAG that reads one at parse time gets DAG001."""
+    try:
+        return str(metadata.metadata_db())
+    except metadata.MetadataError:
+        return ""

@@ -53,6 +53,7 @@ class Plan:
     jobs: int  # children at a time
     settings: dict[str, Any]  # the run's LoadSettings, through the codec
     parent: int  # the validator's pid
+    database: str = ""  # the metadata database file (metadata.py), read-only; "": none
 
 
 _decoded: list[LoadSettings] = []
@@ -120,11 +121,11 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def airflow_environment(settings: LoadSettings, home: str) -> dict[str, str]:
+def airflow_environment(settings: LoadSettings, home: str, database: str = "") -> dict[str, str]:
     """The variables that point Airflow at the zygote's own, empty home, and at the
-    metadata database when there is one (the seam for validation.loaders.dag.metadata,
-    read-only: children cannot write outside their folder anyway, and ``mode=ro`` keeps
-    SQLite from trying to create its journal there)."""
+    metadata database when there is one (validation.loaders.dag.metadata, made by the
+    validator before the zygote starts; read-only: children cannot write outside their
+    folder anyway, and ``mode=ro`` keeps SQLite from trying to create its journal)."""
     environment = {
         "AIRFLOW_HOME": home,
         "AIRFLOW__CORE__DAGS_FOLDER": os.path.join(home, "dags"),
@@ -135,19 +136,10 @@ def airflow_environment(settings: LoadSettings, home: str) -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
     }
-    database = _metadata_database()
     if database:
         environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (
             f"sqlite:///file:{database}?mode=ro&uri=true")
     return environment
-
-
-def _metadata_database() -> str | None:
-    try:
-        from validation.loaders.dag import metadata  # type: ignore[attr-defined]
-    except ImportError:  # not there yet (issue 12)
-        return None
-    return str(metadata.metadata_db())  # pragma: no cover
 
 
 _readable: list[str] = []
@@ -159,7 +151,7 @@ def _prepare(plan: Plan) -> None:
     for folder in (home, os.path.join(home, "dags"), os.path.join(home, "plugins")):
         os.makedirs(folder, exist_ok=True)
     os.chdir(plan.run_dir)
-    os.environ.update(airflow_environment(_settings(plan), home))
+    os.environ.update(airflow_environment(_settings(plan), home, plan.database))
     sys.dont_write_bytecode = True  # no __pycache__ in the user's repository
     from validation.loaders.dag import worker as dag_worker
     from validation.loaders.dag import lockdown
@@ -196,6 +188,8 @@ def _readable_paths(plan: Plan, home: str) -> list[str]:
     the repository root's entries but the private ones."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, home, *SYSTEM_READABLE,
              *(entry for entry in sys.path if entry)}
+    if plan.database:  # the file alone: the signing key lives in the same folder
+        paths.add(plan.database)
     paths |= {os.path.realpath(path) for path in list(paths)}
     package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
     paths.add(package)
