@@ -59,7 +59,7 @@ def test_the_hook_passes_a_good_dag_and_fails_a_bad_one(repo: Path, tmp_path: Pa
     bad = _pre_commit(repo, tmp_path / "home", BAD)
     assert bad.returncode == 1
     assert _statuses(bad) == {"validation": "Failed", "flake8": "Passed", "yamllint": "Skipped"}
-    assert (f"{BAD}:29:12: DAG005 [dag-id-convention] dag_id 'examples.write_to_s3' should be "
+    assert (f"{BAD}:29:12: DAG005 [*] [dag-id-convention] dag_id 'examples.write_to_s3' should be "
             "'examples.write_to_s3_again'") in bad.stdout
     assert "Traceback" not in bad.stdout + bad.stderr
 
