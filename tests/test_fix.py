@@ -357,3 +357,35 @@ def test_a_problem_with_a_fix_round_trips_through_the_cache_codec() -> None:
     assert again == problem and again.fix == problem.fix
     assert decode(encode(Problem("p", 0, 0, "R", "r", Level.ERROR, "m"), Problem), Problem).fix \
         is None
+
+
+# -- the positions the loaders record for fixes ------------------------------------------
+
+
+def test_literal_spans_count_characters_and_follow_a_variable_read_once() -> None:
+    from validation.facts import LiteralSite, Span
+    from validation.loaders.source import source_facts
+
+    source = source_facts('NAME = "a_b"\nOTHER = "x"\nP = 1\n'
+                          'f(owner="é", task_id=NAME, dag_id=OTHER)\n'
+                          'g(dag_id=OTHER, name=f"{P}é", c="é" + "z")\n')
+    first, second = source.calls
+    assert first.literals == {
+        "owner": LiteralSite(Span(4, 9, 4, 12), '"', None, False, "é"),
+        "task_id": LiteralSite(Span(1, 8, 1, 13), '"', "NAME", False, "a_b")}
+    assert second.literals == {"name": LiteralSite(Span(5, 22, 5, 29), '"', None, True)}
+    # OTHER is read twice: changing it would change both calls; c is no single literal
+
+
+def test_role_spans_leave_out_what_an_alias_or_a_merge_brings_in(tmp_path: Path) -> None:
+    from validation.facts import Span
+    from validation.loaders.roles import load_role
+
+    path = "environments/dev/roles/airflow_dev_proj.yaml"
+    _repo(tmp_path, {path: "base: &b\n  read_wirte: [x]\ns3:\n  <<: *b\n  'wirte': *b\n"})
+    role = load_role(tmp_path, path, "dev", "airflow_dev_proj")
+    assert role.scalar_spans["/s3/wirte#key"] == Span(5, 3, 5, 10)
+    assert role.scalar_quotes == {"/s3/wirte#key": "'"}
+    assert "/base/read_wirte#key" not in role.scalar_spans  # also the merged s3 key
+    assert "/s3/read_wirte#key" not in role.scalar_spans
+    assert "/s3/wirte/read_wirte#key" not in role.scalar_spans
