@@ -389,3 +389,20 @@ def test_role_spans_leave_out_what_an_alias_or_a_merge_brings_in(tmp_path: Path)
     assert "/base/read_wirte#key" not in role.scalar_spans  # also the merged s3 key
     assert "/s3/read_wirte#key" not in role.scalar_spans
     assert "/s3/wirte/read_wirte#key" not in role.scalar_spans
+
+
+def test_a_folder_that_cannot_be_written_is_reported_not_a_crash(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes to read-only folders")
+    path = "environments/dev/roles/airflow_dev_proj.yaml"
+    _repo(tmp_path, {path: "iam_role_name: airflow_dev_Proj\n"})
+    os.chmod(tmp_path / path, 0o444)
+    os.chmod((tmp_path / path).parent, 0o555)
+    try:
+        code, _, err = _cli(capsys, tmp_path, str(tmp_path / path), "--fix")
+    finally:
+        os.chmod((tmp_path / path).parent, 0o755)
+    assert err.startswith(f"{path}: not fixed: cannot write it: [Errno 13] Permission denied")
+    assert code == 1
+    assert (tmp_path / path).read_text() == "iam_role_name: airflow_dev_Proj\n"

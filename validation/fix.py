@@ -213,9 +213,12 @@ def _write(root: Path, path: str, old: str | None, new: str) -> str:
     previous = _read(root, Edit(path, 0, 0, 0, 0, "", text_digest(old or ""), old is None))
     if isinstance(previous, str):
         return previous
-    data = ((BOM if previous.bom else "") + new).encode("utf-8")
-    descriptor, temporary = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.",
-                                             suffix=".fix")
+    data = ((BOM if previous.bom else "") + new).encode("utf-8", errors="surrogatepass")
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.",
+                                                 suffix=".fix")
+    except OSError as error:
+        return f"cannot write it: {error}"
     try:
         with os.fdopen(descriptor, "wb") as stream:
             stream.write(data)
