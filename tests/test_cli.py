@@ -51,7 +51,8 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
                 "path": WRONG_ID, "line": 7, "column": 12, "end_line": 7, "end_column": 25,
                 "replacement": '"cases.wrong_dag_id"', "create": False}]},
         }],
-        "summary": {"files": 2, "errors": 1, "warnings": 0, "rules": {"DAG005": 1}},
+        "summary": {"files": 2, "skipped": 0, "errors": 1, "warnings": 0,
+                    "rules": {"DAG005": 1}},
     }
 
 

@@ -5,6 +5,7 @@ relies on."""
 
 from __future__ import annotations
 
+import configparser
 import os
 import random
 import re
@@ -12,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from gitrepos import GIT, GIT_ENV, REPO, commit, edit, example_repo
 
 from validation.config import load_config
@@ -105,3 +107,17 @@ def test_cross_file_checks_do_not_depend_on_the_batch() -> None:
         problems = [problem for batch in batches for problem in
                     run(ROLEREPO, batch, everything=False, config=config, cwd=ROLEREPO).problems]
         assert sorted(problems) == together.problems, f"batches of {size}"
+
+
+def test_the_flake8_hook_excludes_what_setup_cfg_excludes() -> None:
+    """flake8 checks every file it is named, whatever its own excludes; pre-commit names
+    them, so the hook's `exclude` must skip each folder setup.cfg's extend-exclude does
+    (else `pre-commit run --all-files` fails on tests/hostile/)."""
+    config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "setup.cfg", encoding="utf-8")
+    folders = [name.strip() for name in parser["flake8"]["extend-exclude"].split(",")]
+    exclude = re.compile(hooks["flake8"]["exclude"])
+    assert [name for name in folders if not exclude.search(f"{name}/x.py")] == []
+    assert exclude.search("validation/cli.py") is None

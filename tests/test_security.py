@@ -16,7 +16,7 @@ from expectations import expected_problems
 from test_role_grants import write
 from test_roles import GOOD, NASTY, ROLE, _doc_example
 
-from validation.config import load_config
+from validation.config import Config, load_config
 from validation.facts import RuleSettings
 from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.roles import load_role
@@ -153,10 +153,13 @@ CROSS_ENV_CASES: list[tuple[str, str, str, list[Found]]] = [
      "s3:\n  write_only:\n    - alpha-data/team/*\n", [("SEC001", 3, 7, E)]),
     ("s3 scheme on the other side", "s3:\n  write_only: ['s3://alpha-data/*']\n",
      "s3:\n  write_only:\n    - alpha-data/team/*\n", [("SEC001", 3, 7, E)]),
+    # a wildcard in a bucket name is SEC002's alone, on its own file
     ("our glob bucket", "s3:\n  read_write: [alpha-data/x/*]\n",
-     "s3:\n  read_write:\n    - alpha-*/x/*\n", [("SEC001", 3, 7, E), ("SEC002", 3, 7, E)]),
+     "s3:\n  read_write:\n    - alpha-*/x/*\n", [("SEC002", 3, 7, E)]),
     ("their glob bucket", "s3:\n  read_write: ['alpha-*/out/*']\n",
-     "s3:\n  read_write:\n    - alpha-data/out/x.csv\n", [("SEC001", 3, 7, E)]),
+     "s3:\n  read_write:\n    - alpha-data/out/x.csv\n", []),
+    ("their `*`", "s3:\n  read_write: ['*']\n",
+     "s3:\n  read_write:\n    - alpha-data/out/x.csv\n", []),
     ("sibling prefixes", "s3:\n  read_write: [alpha-data/b/*]\n",
      "s3:\n  read_write:\n    - alpha-data/a/*\n", []),
     ("other env reads only", "s3:\n  read_only: [alpha-data/*]\n  deny: [alpha-data/*]\n",
@@ -183,8 +186,33 @@ def test_cross_env_write_names_the_other_file_and_path(tmp_path: Path) -> None:
     [found] = problems(tmp_path, "s3:\n  write_only:\n    - alpha-data/out/x.csv\n")
     assert found.message == (
         "`alpha-data/out/x.csv` (s3.write_only) overlaps `alpha-data/*`, which "
-        f"{PROD} (s3.read_write) lets prod write (and 1 more): environments must not "
+        f"{PROD}:3 (s3.read_write) lets prod write (and 1 more): environments must not "
         "write to the same places; give each its own bucket or prefix")
+
+
+def test_an_overlap_is_reported_on_both_files_each_naming_the_other(tmp_path: Path) -> None:
+    dev_role = "environments/dev/roles/airflow_dev_example.yaml"
+    write(tmp_path, PROD, "iam_role_name: airflow_prod_other\ns3:\n  read_write:\n"
+          "    - alpha-data/*\n")
+    write(tmp_path, dev_role, "iam_role_name: airflow_dev_example\ns3:\n  write_only:\n"
+          "    - alpha-data/out/*\n")
+    report = run(tmp_path, [PROD, dev_role], everything=False, config=Config(), cwd=tmp_path)
+    found = {(p.path, p.line, p.message.split(", which ")[1].split(" (")[0])
+             for p in report.problems if p.rule == "SEC001"}
+    assert found == {(PROD, 4, f"{dev_role}:4"), (dev_role, 4, f"{PROD}:4")}
+
+
+def test_a_wildcard_bucket_in_dev_blames_no_prod_role(tmp_path: Path) -> None:
+    """A dev role writing `*` is SEC002 on that file; the prod roles nobody touched,
+    which write to named buckets, get no SEC001."""
+    dev_role = "environments/dev/roles/airflow_dev_everything.yaml"
+    write(tmp_path, dev_role, "iam_role_name: airflow_dev_everything\ns3:\n  read_write:\n"
+          "    - '*'\n")
+    write(tmp_path, PROD, "iam_role_name: airflow_prod_other\ns3:\n  read_write:\n"
+          "    - alpha-data/*\n")
+    report = run(tmp_path, [], everything=True, config=Config(), cwd=tmp_path)
+    assert {(p.path, p.line, p.rule) for p in report.problems if p.rule.startswith("SEC")} == {
+        (dev_role, 4, "SEC002")}
 
 
 def test_same_env_roles_may_share(tmp_path: Path) -> None:

@@ -78,7 +78,8 @@ def _steps() -> dict[str, dict[str, object]]:
 def test_the_workflow_does_what_the_readme_says() -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     job = workflow["jobs"]["validate"]
-    assert list(workflow[True]) == ["pull_request"]  # PyYAML reads `on:` as True
+    assert list(workflow[True]) == ["pull_request", "push"]  # PyYAML reads `on:` as True
+    assert workflow[True]["push"] == {"branches": ["main"]}  # the safety net: --all
     assert job["permissions"]["security-events"] == "write"
     assert job["env"]["BASE"] == "origin/${{ github.base_ref }}"
     steps = _steps()
@@ -86,14 +87,15 @@ def test_the_workflow_does_what_the_readme_says() -> None:
     assert "hashFiles('requirements-validation.txt')" in steps["actions/cache@v4"]["with"]["key"]
     assert steps["Upload SARIF"]["uses"].startswith("github/codeql-action/upload-sarif@")
     runs = " ".join(str(step.get("run", "")) for step in steps.values())
-    for command in ('--changed-since "$BASE" --format github', "--format sarif",
+    for command in ('scope=(--changed-since "$BASE")', '"${scope[@]}" --format github',
+                    "scope=(--all)", '"${scope[@]}" --format sarif',
                     '--policy-diff "$BASE" --format github', "flake8 .", "yamllint --strict",
                     "lint.cjs .github/workflows/*.yml"):
         assert command in runs
 
 
-SIMULATED = ("Validate the changed files", "SARIF for code scanning",
-             "What the role changes grant", "flake8", "yamllint")
+SIMULATED = ("Validate", "SARIF for code scanning", "What the role changes grant", "flake8",
+             "yamllint")
 
 
 @pytest.mark.skipif(GIT is None, reason="git is not installed")
@@ -112,14 +114,34 @@ def test_the_workflow_steps_run(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     env = {**os.environ, "BASE": "origin/main", "PYTHONWARNINGS": "ignore",
            "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary),
-           "GITHUB_BASE_REF": "main"}
-    steps = _steps()
+           "GITHUB_BASE_REF": "main", "GITHUB_EVENT_NAME": "pull_request"}
     for name in SIMULATED:
-        result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
-                                 str(steps[name]["run"])], cwd=root, env=env,
-                                capture_output=True, text=True, timeout=300, check=False)
+        result = _step(name, root, env)
         assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
     sarif = json.loads((root / "validation.sarif").read_text())
     assert sarif["version"] == "2.1.0"
     assert "NEW ACCESS" not in summary.read_text()
     assert "new access in prod: review" in summary.read_text()
+
+
+def _step(name: str, root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
+                           str(_steps()[name]["run"])], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.skipif(GIT is None, reason="git is not installed")
+def test_a_push_to_the_default_branch_validates_everything(tmp_path: Path) -> None:
+    """The safety net: a role a DAG uses deleted on main fails the push's run even where
+    a pull request's --changed-since would not have looked at the DAG."""
+    root = example_repo(tmp_path / "repo", extra=(".yamllint",))
+    (root / ".venv").symlink_to(REPO / ".venv")
+    (root / "validation").symlink_to(REPO / "validation")
+    (root / "environments/dev/roles/airflow_dev_examples.yaml").unlink()
+    env = {key: value for key, value in os.environ.items() if key != "GITHUB_BASE_REF"}
+    env.update({"BASE": "origin/", "PYTHONWARNINGS": "ignore", "GITHUB_ACTIONS": "true",
+                "GITHUB_EVENT_NAME": "push"})
+    result = _step("Validate", root, env)
+    assert result.returncode == 1
+    assert "::error file=environments/dev/dags/examples/" in result.stdout
+    assert "DAG007" in result.stdout

@@ -28,6 +28,7 @@ from validation.config import (
     with_command_line_selection,
     with_values,
 )
+from validation.loaders.paths import find_root
 from validation.problems import INTERNAL_ERROR, Level, Report
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -53,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="files to validate, relative to the current directory or absolute")
     parser.add_argument("--all", action="store_true", dest="everything",
                         help="validate every file under environments/ and imports/")
-    parser.add_argument("--root", metavar="DIR", default=".",
-                        help="the repository root (default: the current directory)")
+    parser.add_argument("--root", metavar="DIR",
+                        help="the repository root (default: the nearest folder above the "
+                        "named files, else above the current folder, that holds "
+                        "environments/ or a setup.cfg with [validation])")
     parser.add_argument("--format", choices=("auto", "text", "json", "github", "sarif"),
                         default="auto", help="output format (default: auto, which is github "
                         "when GITHUB_ACTIONS=true, else text)")
@@ -159,9 +162,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.explain:
         sys.stdout.write(explain(args.explain))
         return EXIT_CLEAN
-    root = Path(args.root).resolve()
-    if not root.is_dir():
-        raise _UsageError(f"--root {args.root}: not a directory")
+    root = _root(args)
     if args.show_policy or args.policy_diff:
         return _policy_command(root, args)
     if not args.paths and not args.everything and args.changed_since is None:
@@ -228,6 +229,26 @@ def _fix(root: Path, report: Report, validate: Validate, paths: list[str],
 def _tell_refused(refused: dict[str, str]) -> None:
     for path, reason in sorted(refused.items()):
         print(f"{path}: not fixed: {reason}", file=sys.stderr)
+
+
+def _root(args: argparse.Namespace) -> Path:
+    """--root, else the repository the named files are in, else the one the current
+    folder is in (found by walking up to the folder that holds environments/), else the
+    current folder. Files of two repositories in one run are a usage error."""
+    if args.root is not None:
+        root = Path(args.root).resolve()
+        if not root.is_dir():
+            raise _UsageError(f"--root {args.root}: not a directory")
+        return root
+    cwd = Path.cwd()
+    named = {found for raw in args.paths
+             if (found := find_root((cwd / raw).parent)) is not None}
+    if len(named) > 1:
+        listed = ", ".join(str(folder) for folder in sorted(named))
+        raise _UsageError(f"the named files are in more than one repository ({listed}): "
+                          "validate each on its own, or give --root")
+    found = named.pop() if named else find_root(cwd)
+    return (found or cwd).resolve()
 
 
 def _reporter_inputs(name: str, root: Path, report: Report) -> dict[str, Any]:

@@ -99,6 +99,7 @@ class WriteGrant:
     role_path: str  # the role file, repo-relative
     access: str  # write_only | read_write
     s3_path: str  # as written in the file
+    line: int = 0  # where, 1-based (0: unknown)
 
 
 @dataclass(frozen=True)

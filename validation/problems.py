@@ -118,3 +118,6 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0  # paths checked
     timings: list[Timing] = field(default_factory=list)  # of the DAG files loaded
+    # Named files outside the places the layout covers (not under environments/ or
+    # imports/): not checked, not counted, said to be skipped.
+    skipped: list[str] = field(default_factory=list)

@@ -11,10 +11,12 @@ loop or a path outside the repository all become facts the STR rules report.
 
 from __future__ import annotations
 
+import configparser
 import os
 from pathlib import Path
 
 from validation.facts import PathFacts
+from validation.loaders.files import read_text
 from validation.routes import Kind, Route, route
 
 SCANNED = ("environments", "imports")  # what --all lists; everything else is unchecked
@@ -100,3 +102,33 @@ def _really_inside(root: Path, absolute: Path) -> bool:
     """Whether the real location of ``absolute`` (symlinks followed) is inside root."""
     real, root_real = _real(absolute), _real(_normalised(root))
     return real == root_real or root_real in real.parents
+
+
+# -- where the repository is ----------------------------------------------------------------
+
+CONFIG_FILE, CONFIG_SECTION = "setup.cfg", "validation"
+
+
+def find_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` that is a pipelines repository: it holds
+    environments/, or a setup.cfg with a [validation] section. None when there is none."""
+    folder = Path(os.path.abspath(start))
+    for candidate in (folder, *folder.parents):
+        try:
+            if (candidate / "environments").is_dir() or _configures(candidate / CONFIG_FILE):
+                return candidate
+        except _FS_ERRORS:
+            continue
+    return None
+
+
+def _configures(path: Path) -> bool:
+    text = read_text(path) if path.is_file() else None
+    if text is None:
+        return False
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return False
+    return parser.has_section(CONFIG_SECTION)

@@ -90,8 +90,6 @@ def _write_grants(root: Path, env: str, stems: frozenset[str],
 
 
 def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
-    import yaml  # here: a run that checks no role file need not import it
-
     grants = []
     for stem in sorted(stems):
         rel_path = f"environments/{env}/roles/{stem}.yaml"
@@ -99,18 +97,45 @@ def _grants(root: Path, env: str, stems: frozenset[str]) -> list[WriteGrant]:
         if text is None:
             continue  # not a regular file, too large or not UTF-8: its own check says so
         try:
-            config = yaml.load(text, Loader=yaml_loader(text))
+            s3 = _s3_node(text)
         except Exception:  # whatever is wrong with the file, its own check reports it
             continue
-        s3 = config.get("s3") if isinstance(config, dict) else None
-        if not isinstance(s3, dict):
-            continue
-        for access in WRITE_ACCESS:
-            paths = s3.get(access)
-            if isinstance(paths, list):
-                grants += [WriteGrant(rel_path, access, path)
-                           for path in paths if isinstance(path, str)]
+        grants += [WriteGrant(rel_path, access, path, line)
+                   for access, path, line in _write_entries(s3)]
     return grants
+
+
+def _s3_node(text: str) -> Any:
+    """The YAML node of the document's ``s3`` mapping (None when there is none), composed
+    with the safe loader: nodes keep the line of each entry."""
+    import yaml  # here: a run that checks no role file need not import it
+
+    loader = yaml_loader(text)(text)
+    try:
+        document = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if not isinstance(document, yaml.MappingNode):
+        return None
+    found = [value for key, value in document.value
+             if isinstance(key, yaml.ScalarNode) and key.value == "s3"]
+    return found[-1] if found else None  # the last of repeated keys, as PyYAML loads it
+
+
+def _write_entries(s3: Any) -> list[tuple[str, str, int]]:
+    """(access, path, line) of each string entry of s3.write_only and s3.read_write."""
+    import yaml
+
+    if not isinstance(s3, yaml.MappingNode):
+        return []
+    entries = []
+    for key, value in s3.value:
+        if not (isinstance(key, yaml.ScalarNode) and key.value in WRITE_ACCESS
+                and isinstance(value, yaml.SequenceNode)):
+            continue
+        entries += [(key.value, item.value, item.start_mark.line + 1) for item in value.value
+                    if isinstance(item, yaml.ScalarNode) and item.tag == "tag:yaml.org,2002:str"]
+    return entries
 
 
 def yaml_loader(text: str) -> Any:

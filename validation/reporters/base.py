@@ -24,6 +24,7 @@ class Options:
 @dataclass(frozen=True)
 class Summary:
     files: int
+    skipped: int
     errors: int
     warnings: int
     rules: dict[str, int]  # rule id -> problems, in id order
@@ -32,7 +33,7 @@ class Summary:
 def summarise(report: Report) -> Summary:
     levels = Counter(problem.level for problem in report.problems)
     rules = Counter(problem.rule for problem in report.problems)
-    return Summary(report.files, levels[Level.ERROR], levels[Level.WARNING],
+    return Summary(report.files, len(report.skipped), levels[Level.ERROR], levels[Level.WARNING],
                    dict(sorted(rules.items())))
 
 
@@ -46,14 +47,28 @@ def summary_line(report: Report, *, quiet: bool = False) -> str:
     summary = summarise(report)
     checked = plural(summary.files, "file")
     if not report.problems:
-        return f"No problems in {checked}."
+        return f"No problems in {checked}.{skipped_note(report)}"
     found = f"{plural(summary.errors, 'error')}, {plural(summary.warnings, 'warning')}"
     by_rule = ", ".join(f"{rule} x{count}" for rule, count in summary.rules.items())
-    line = f"Found {found} in {checked} ({by_rule})."
+    line = f"Found {found} in {checked} ({by_rule}).{skipped_note(report)}"
     if quiet and summary.warnings:
         hidden = "warning" if summary.warnings == 1 else "warnings"
         line += f" {summary.warnings} {hidden} hidden by --quiet."
     return line
+
+
+SKIPPED_SHOWN = 3  # names listed in the summary line; the rest are counted
+
+
+def skipped_note(report: Report) -> str:
+    """`` Skipped 1 file not under environments/ or imports/: README.md.`` ("" for none)."""
+    if not report.skipped:
+        return ""
+    names = ", ".join(report.skipped[:SKIPPED_SHOWN])
+    more = len(report.skipped) - SKIPPED_SHOWN
+    names += f" and {more} more" if more > 0 else ""
+    return (f" Skipped {plural(len(report.skipped), 'file')} not under environments/ or "
+            f"imports/: {names}.")
 
 
 def shown(problems: list[Problem], quiet: bool) -> list[Problem]:

@@ -45,6 +45,9 @@ def cross_env_write(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
     Why: dev and prod must not share write access to the same AWS resources: a test run
     in dev would overwrite production data. Paths overlap when some object matches both,
     `alpha-data/out/*` and `alpha-data/*` do, `alpha-data/a/*` and `alpha-data/b/*` do not.
+    Both files of an overlap are reported, each naming the other's file and line. A path
+    with a wildcard in its bucket name (`alpha-*/x/*`) is SEC002's alone: it is reported
+    there, on its own file, and is not blamed on the roles it happens to overlap.
 
     Bad:
 
@@ -66,28 +69,29 @@ def cross_env_write(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
     others = [repo.role_writes.get(env, {}) for env in repo.environments if env != role.env]
     for access, pointer, path in s3_paths(role, WRITE_ACCESS):
         mine = normal_path(path)
-        clashes = [grant for grant in _candidates(others, bucket_of(mine))
+        if has_wildcard(bucket_of(mine)):
+            continue  # a wildcard in the bucket name is SEC002's, whatever it overlaps
+        clashes = [grant for grant in _named(others, bucket_of(mine))
                    if globs_overlap(mine, normal_path(grant.s3_path))]
         if clashes:
             yield Finding(_clash_message(path, access, clashes), *position(role, pointer))
 
 
-def _candidates(others: list[dict[str, tuple[WriteGrant, ...]]], bucket: str,
-                ) -> Iterator[WriteGrant]:
-    """The other envs' grants that may overlap a path in bucket (a glob: all of them)."""
+def _named(others: list[dict[str, tuple[WriteGrant, ...]]], bucket: str,
+           ) -> Iterator[WriteGrant]:
+    """The other envs' grants in ``bucket``; grants with a wildcard in their bucket name
+    (filed under "*") are SEC002's on their own file, not an overlap blamed on this one."""
     for by_bucket in others:
-        if has_wildcard(bucket):
-            yield from (grant for grants in by_bucket.values() for grant in grants)
-        else:
-            yield from (*by_bucket.get(bucket, ()), *by_bucket.get("*", ()))
+        yield from by_bucket.get(bucket, ())
 
 
 def _clash_message(path: str, access: str, clashes: list[WriteGrant]) -> str:
     first = clashes[0]
     env = first.role_path.split("/")[1] if first.role_path.count("/") > 1 else "another env"
+    where = f"{first.role_path}:{first.line}" if first.line else first.role_path
     more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
     return (f"`{path}` (s3.{access}) overlaps `{first.s3_path}`, which "
-            f"{first.role_path} (s3.{first.access}) lets {env} write{more}: environments "
+            f"{where} (s3.{first.access}) lets {env} write{more}: environments "
             "must not write to the same places; give each its own bucket or prefix")
 
 

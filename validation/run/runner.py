@@ -76,14 +76,26 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config, c
     problems: list[Problem] = []
     for facts in paths:
         problems += check_facts(Subject.PATH, facts.path, facts, repo, rules)
+    paths, skipped = _skipped(paths, problems)
     checkable = [facts for facts in paths if _checkable(facts, config)]
     problems += _check_python(state, checkable, repo, rules)
     problems += _check_roles(state, checkable, repo, rules)
     problems = _selected(root, paths, problems, config, repo)
-    report = Report(sorted(set(problems)), len(paths), state.loaded.timings)
+    report = Report(sorted(set(problems)), len(paths), state.loaded.timings, skipped)
     if listing is not None and state.loaded.complete:
         state.store.put_report(config, repo, listing, report, state.loaded.modules)
     return report
+
+
+def _skipped(paths: list[PathFacts], problems: list[Problem]
+             ) -> tuple[list[PathFacts], list[str]]:
+    """The paths to check, and the named files outside the places the layout covers that
+    no structure rule had anything to say about (a misspelt `environment/` folder is
+    STR001, so it is checked): those are skipped, not counted as checked."""
+    flagged = {problem.path for problem in problems}
+    skipped = [facts.path for facts in paths if facts.inside_root and facts.exists
+               and facts.route.kind is Kind.UNCHECKED and facts.path not in flagged]
+    return [facts for facts in paths if facts.path not in skipped], sorted(skipped)
 
 
 def _selected(root: Path, paths: list[PathFacts], problems: list[Problem], config: Config,

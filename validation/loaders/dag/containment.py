@@ -25,7 +25,6 @@ import gc
 import os
 import resource
 import signal
-import stat
 import sys
 import threading
 from typing import Any
@@ -119,24 +118,26 @@ def _limit(which: int, wanted: int) -> None:
 
 
 def close_inherited(keep: int) -> None:
-    """Close the pipes and sockets the worker inherited from the parent (other workers'
-    channels, say), except its own channel ``keep``; stdin reads from /dev/null."""
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    """Point every file descriptor the worker inherited from the parent at /dev/null,
+    except its own channel ``keep``: other workers' channels, the terminal, pipes and open
+    files (pytest's capture files, say). ``os.write`` on an inherited number needs no
+    ``open()``, so the audit hook never sees it: without this a file could write into the
+    parent's terminal. ``dup2`` rather than ``close``: a Python object still holding a
+    number (``sys.stdout`` under pytest's capture) then writes to /dev/null, never into
+    whatever file later reuses the number."""
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:  # pragma: no cover  (no /proc)
-        return
+        fds = [0, 1, 2]
+    null = os.open(os.devnull, os.O_RDWR)
     for fd in fds:
-        if fd <= 2 or fd == keep:
+        if fd in (keep, null):
             continue
         try:
-            mode = os.fstat(fd).st_mode
-        except OSError:
+            os.dup2(null, fd)
+        except OSError:  # closed since the listing (the listing's own descriptor)
             continue
-        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-            os.close(fd)
+    os.close(null)
 
 
 def allow_cpu(seconds: float) -> None:
