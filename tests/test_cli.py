@@ -31,9 +31,10 @@ def test_text_output_is_one_line_per_problem_and_a_summary(capsys: pytest.Captur
                                                            ) -> None:
     code, out, err = _run(capsys, str(FIXTURE / WRONG_ID))
     assert out == (
-        f"{WRONG_ID}:7:12: DAG005 [dag-id-convention] dag_id 'cases_wrong' should be "
+        f"{WRONG_ID}:7:12: DAG005 [*] [dag-id-convention] dag_id 'cases_wrong' should be "
         "'cases.wrong_dag_id' (<project folder>.<file name>)\n"
         "Found 1 error, 0 warnings in 1 file (DAG005 x1).\n"
+        "[*] 1 fixable with --fix (--diff shows the changes).\n"
     )
     assert (code, err) == (1, "")
 
@@ -47,6 +48,9 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
             "name": "dag-id-convention", "level": "error",
             "message": "dag_id 'cases_wrong' should be 'cases.wrong_dag_id' "
                        "(<project folder>.<file name>)",
+            "fix": {"description": "set dag_id to 'cases.wrong_dag_id'", "edits": [{
+                "path": WRONG_ID, "line": 7, "column": 12, "end_line": 7, "end_column": 25,
+                "replacement": '"cases.wrong_dag_id"', "create": False}]},
         }],
         "summary": {"files": 2, "skipped": 0, "errors": 1, "warnings": 0,
                     "rules": {"DAG005": 1}},
@@ -68,7 +72,7 @@ def test_warnings_alone_exit_0(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     code = main(["--root", str(tmp_path), "--all"])
     out, _ = capsys.readouterr()
     assert out.splitlines()[0].startswith(
-        "environments/dev/dags/clean/clean_dag.py:0:0: STR006 [missing-readme]")
+        "environments/dev/dags/clean/clean_dag.py:0:0: STR006 [*] [missing-readme]")
     assert out.splitlines()[0].endswith("(warning)")
     assert code == 0
 
@@ -130,9 +134,10 @@ def test_python_m_validation_in_a_subprocess(tmp_path: Path, warnings_flag: list
         cwd=FIXTURE, env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.stdout == (
-        f"{WRONG_ID}:7:12: DAG005 [dag-id-convention] dag_id 'cases_wrong' should be "
+        f"{WRONG_ID}:7:12: DAG005 [*] [dag-id-convention] dag_id 'cases_wrong' should be "
         "'cases.wrong_dag_id' (<project folder>.<file name>)\n"
         "Found 1 error, 0 warnings in 2 files (DAG005 x1).\n"
+        "[*] 1 fixable with --fix (--diff shows the changes).\n"
     )
     assert result.stderr == ""
     assert result.returncode == 1

@@ -36,16 +36,17 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def _pre_commit(root: Path, home: Path, *files: str) -> subprocess.CompletedProcess[str]:
+def _pre_commit(root: Path, home: Path, *files: str, hook: tuple[str, ...] = ()
+                ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never",
            "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([str(PRE_COMMIT), "run", "--files", *files], cwd=root, env=env,
+    return subprocess.run([str(PRE_COMMIT), "run", *hook, "--files", *files], cwd=root, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 
 
 def _statuses(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
     """Hook name -> Passed / Failed / Skipped, from pre-commit's status lines."""
-    lines = [re.fullmatch(r"(\w+)\.+(?:\(.*\))?(Passed|Failed|Skipped)", line)
+    lines = [re.fullmatch(r"([\w-]+)\.+(?:\(.*\))?(Passed|Failed|Skipped)", line)
              for line in result.stdout.splitlines()]
     return {line.group(1): line.group(2) for line in lines if line}
 
@@ -61,9 +62,24 @@ def test_the_hook_passes_a_good_dag_and_fails_a_bad_one(repo: Path, tmp_path: Pa
     bad = _pre_commit(repo, tmp_path / "home", BAD)
     assert bad.returncode == 1
     assert _statuses(bad) == {"validation": "Failed", "flake8": "Passed", "yamllint": "Skipped"}
-    assert (f"{BAD}:29:12: DAG005 [dag-id-convention] dag_id 'examples.write_to_s3' should be "
+    assert (f"{BAD}:29:12: DAG005 [*] [dag-id-convention] dag_id 'examples.write_to_s3' should be "
             "'examples.write_to_s3_again'") in bad.stdout
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_the_fix_hook_mends_the_dag_id_and_fails_until_staged(repo: Path,
+                                                              tmp_path: Path) -> None:
+    (repo / BAD).write_text((repo / GOOD).read_text())  # a copy keeps the old dag_id
+    subprocess.run(["git", "add", BAD], cwd=repo, check=True, env={**os.environ, **GIT_ENV})
+    manual = ("validation-fix", "--hook-stage", "manual")
+    fixed = _pre_commit(repo, tmp_path / "home", BAD, hook=manual)
+    assert _statuses(fixed) == {"validation-fix": "Failed"}  # it changed the file
+    assert "files were modified by this hook" in fixed.stdout
+    assert 'dag_id="examples.write_to_s3_again"' in (repo / BAD).read_text()
+    subprocess.run(["git", "add", BAD], cwd=repo, check=True, env={**os.environ, **GIT_ENV})
+    again = _pre_commit(repo, tmp_path / "home", BAD, hook=manual)
+    assert _statuses(again) == {"validation-fix": "Passed"}, again.stdout
+    assert _statuses(_pre_commit(repo, tmp_path / "home", BAD))["validation"] == "Passed"
 
 
 def test_the_hooks_skip_files_they_do_not_check(repo: Path, tmp_path: Path) -> None:

@@ -60,10 +60,11 @@ def test_rule_matches_the_catalogue(rule: Rule) -> None:
     assert rule.default is (rule.id not in OPT_IN)
 
 
-# A rule's docstring: a summary line, "Why:", then "Bad:" and "Good:" examples indented
-# by 4 spaces (docs/rules.md shows them as code).
+# A rule's docstring: a summary line, "Why:", for a rule with a fix "Fix:", then "Bad:"
+# and "Good:" examples indented by 4 spaces (docs/rules.md shows them as code).
 DOC_TEMPLATE = re.compile(
     r"[^\n]+\n\nWhy: [^\n]+(\n[^\n]+)*"
+    r"(\n\nFix: [^\n]+(\n[^\n]+)*)?"
     r"\n\nBad:\n\n(    [^\n]*\n)+"
     r"\nGood:\n\n(    [^\n]*\n)*    [^\n]+"
 )
@@ -72,6 +73,17 @@ DOC_TEMPLATE = re.compile(
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
 def test_rule_is_documented_with_why_and_examples(rule: Rule) -> None:
     assert DOC_TEMPLATE.fullmatch(rule.doc), rule.doc
+
+
+FIXABLE = {"DAG001", "DAG005", "DAG006", "ROL003", "ROL007", "STR006"}
+
+
+def test_the_rules_with_a_fix_say_so() -> None:
+    assert {rule.id for rule in RULES if rule.fix_doc} == FIXABLE
+    assert all(f"| [{rule_id}](#{rule_id.lower()}) |" in DOCS.read_text(encoding="utf-8")
+               for rule_id in FIXABLE)
+    assert "| [DAG005](#dag005) | dag-id-convention | E | yes |" in render()
+    assert "| [DAG002](#dag002) | import-crash | E |  |" in render()
 
 
 def test_docs_are_generated_from_the_registry() -> None:

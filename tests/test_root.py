@@ -59,7 +59,7 @@ def test_run_from_the_dags_folder_finds_the_wrong_dag_id(repo: Path) -> None:
     folder = repo / "environments" / "dev" / "dags" / "examples"
     done = _cli(folder, "multiple_tasks.py")
     assert done.stdout.splitlines()[0].startswith(
-        f"{EXAMPLE_DAG}:26:12: DAG005 [dag-id-convention] dag_id 'examples.wrong' should be "
+        f"{EXAMPLE_DAG}:26:12: DAG005 [*] [dag-id-convention] dag_id 'examples.wrong' should be "
         "'examples.multiple_tasks'")
     assert done.returncode == 1
 

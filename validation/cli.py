@@ -15,7 +15,8 @@ import re
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_change_options(parser)
     _add_speed_options(parser)
+    _add_fix_options(parser)
     return parser
+
+
+def _add_fix_options(parser: argparse.ArgumentParser) -> None:
+    """Fixes (validation/fix.py): the problems marked [*] have one right mend."""
+    group = parser.add_argument_group(
+        "fixes", "Problems marked [*] have one right mend, made as an edit of the file's "
+        "text (comments and layout are kept).")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--fix", action="store_true",
+                        help="make every fix, then report what is left (its exit status)")
+    choice.add_argument("--diff", action="store_true",
+                        help="print the fixes as a unified diff and change nothing (exit 1 "
+                        "when there is something to fix)")
 
 
 def _add_change_options(parser: argparse.ArgumentParser) -> None:
@@ -190,6 +205,11 @@ def _main(argv: Sequence[str] | None) -> int:
     config = _config(root, args)
     paths, everything = _changed_paths(root, args)
     report = _run_with_speed_options(run, root, paths, everything, args, config)
+    if args.diff:
+        return _show_diff(root, report)
+    if args.fix:
+        report = _fix(root, report, lambda named, whole: _run_with_speed_options(
+            run, root, named, whole, args, config), paths, everything)
     name = resolve_format(args.format, os.environ)
     options = options_for(name, quiet=args.quiet, env=os.environ,
                           is_terminal=_is_terminal(sys.stdout),
@@ -202,6 +222,48 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INTERNAL  # a rule failed: the report is incomplete for that file
     has_errors = any(problem.level is Level.ERROR for problem in report.problems)
     return EXIT_PROBLEMS if has_errors else EXIT_CLEAN
+
+
+Validate = Callable[[list[str], bool], Report]  # paths, --all: the report
+
+
+def _show_diff(root: Path, report: Report) -> int:
+    """--diff: the fixes as a unified diff on stdout, a count on stderr; exit 1 when
+    there is something to fix."""
+    from validation.fix import plan, unified_diff
+
+    done = plan(root, report.problems)
+    sys.stdout.write(unified_diff(done))
+    _tell_refused(done.refused)
+    count = len({p.fix for p in done.fixed})
+    later = " (more may follow once these are made: --fix repeats)" if done.waiting else ""
+    print(f"Would fix {count} problem{'' if count == 1 else 's'} in "
+          f"{len(done.texts)} file{'' if len(done.texts) == 1 else 's'}{later}."
+          if count else "No fixes available.", file=sys.stderr)
+    return EXIT_PROBLEMS if done.texts else EXIT_CLEAN
+
+
+def _fix(root: Path, report: Report, validate: Validate, paths: list[str],
+         everything: bool) -> Report:
+    """--fix: make the fixes (more rounds on the changed files), then the report of what
+    is left; what was fixed and what was left alone go to stderr."""
+    from validation.fix import fix_repeatedly
+
+    outcome = fix_repeatedly(root, report,
+                             lambda changed: validate([str(root / p) for p in changed], False))
+    _tell_refused(outcome.refused)
+    if outcome.fixed:
+        rules = Counter(problem.rule for problem in outcome.fixed)
+        count = sum(rules.values())
+        by_rule = ", ".join(f"{rule} x{n}" for rule, n in sorted(rules.items()))
+        print(f"Fixed {count} problem{'' if count == 1 else 's'} in {len(outcome.changed)} "
+              f"file{'' if len(outcome.changed) == 1 else 's'} ({by_rule}).", file=sys.stderr)
+    return validate(paths, everything) if outcome.changed else report
+
+
+def _tell_refused(refused: dict[str, str]) -> None:
+    for path, reason in sorted(refused.items()):
+        print(f"{path}: not fixed: {reason}", file=sys.stderr)
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -254,9 +316,10 @@ def _changed_paths(root: Path, args: argparse.Namespace) -> tuple[list[str], boo
 
 def _policy_command(root: Path, args: argparse.Namespace) -> int:
     """--show-policy and --policy-diff: validation/vcs/policy_diff.py does the work."""
-    if args.paths or args.everything or args.changed_since is not None:
-        raise _UsageError("--show-policy and --policy-diff take no PATH, --all or "
-                          "--changed-since")
+    if args.paths or args.everything or args.changed_since is not None or args.fix \
+            or args.diff:
+        raise _UsageError("--show-policy and --policy-diff take no PATH, --all, "
+                          "--changed-since, --fix or --diff")
     if args.show_policy and args.policy_diff:
         raise _UsageError("use --show-policy or --policy-diff, not both")
     config = _config(root, args)

@@ -179,6 +179,31 @@ class DagFacts:
     tasks: list[TaskFacts] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Span:
+    """A stretch of a file's text, for a fix to replace: from (line, column) up to, not
+    including, (end_line, end_column). 1-based; columns count characters (not bytes)."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass
+class LiteralSite:
+    """The one string literal that decides a keyword argument's value, where a fix can
+    rewrite it: written in the call (``dag_id="x"``, or an f-string of names the module
+    binds once), or in the one top-level assignment of a name that only this argument
+    reads (``TASK = "x"`` ... ``task_id=TASK``)."""
+
+    span: Span  # the literal, prefix and quotes included
+    quote: str  # its opening quote: ' " ''' or """
+    variable: str | None = None  # the name the call reads it through, if any
+    formatted: bool = False  # an f-string (its value is known after the import only)
+    value: str | None = None  # the string, for a plain literal (None for an f-string)
+
+
 @dataclass
 class CallSite:
     """A call in the source with keyword arguments, for locating literals."""
@@ -187,6 +212,8 @@ class CallSite:
     end_line: int
     column: int
     keywords: dict[str, tuple[int, int]]  # keyword name -> (line, column) of its value
+    # keyword name -> the literal that alone decides its value, for fixes (DAG005, DAG006)
+    literals: dict[str, LiteralSite] = field(default_factory=dict)
 
 
 @dataclass
@@ -249,6 +276,10 @@ class SourceFacts:
     # (target, name, line, column) of ``target = name``: a bare name given as a value, as
     # the guide's ``username = <<username>>`` becomes when the quotes are left out.
     bare_names: list[tuple[str, str, int, int]] = field(default_factory=list)
+    # The same commas, in the same order, as the text a fix deletes: the comma and any
+    # blanks between it and the dict on its line (DAG001).
+    trailing_comma_spans: list[Span] = field(default_factory=list)
+    digest: str = ""  # of the text these facts came from (loaders.files.text_digest)
 
     # -- where things are: the position queries the rules and the loader need ----------
 
@@ -263,6 +294,11 @@ class SourceFacts:
         starting = [call for call in spanning if call.line == line]
         candidates = starting or sorted(spanning, key=lambda call: call.end_line - call.line)
         return candidates[0].keywords[keyword] if candidates else None
+
+    def call_at(self, line: int, column: int, keyword: str) -> CallSite | None:
+        """The call whose ``keyword`` argument is at (line, column)."""
+        return next((call for call in self.calls
+                     if call.keywords.get(keyword) == (line, column)), None)
 
     def call_position(self, line: int) -> tuple[int, int]:
         """The position of the first call starting at ``line`` (column 0 when none)."""
@@ -342,6 +378,13 @@ class RoleFacts:
     sections_with_key: dict[str, list[str]] = field(default_factory=dict)
     build_error: ErrorFacts | None = None  # exception from build_iam_policy
     policy: dict[str, Any] | None = None
+    # Pointer (and pointer + "#key" for keys) -> where a scalar is written, for fixes
+    # (ROL003, ROL007): only plain and quoted scalars written once in the file (not
+    # through an alias or a merge), and only when the file's line breaks are ones every
+    # reader agrees on.
+    scalar_spans: dict[str, Span] = field(default_factory=dict)
+    scalar_quotes: dict[str, str] = field(default_factory=dict)  # pointer -> ' or " if quoted
+    digest: str = ""  # of the text these facts came from (loaders.files.text_digest)
 
 
 # -- inline suppressions ------------------------------------------------------------------

@@ -19,6 +19,43 @@ class Level(str, enum.Enum):
     WARNING = "warning"
 
 
+@dataclass(frozen=True, order=True)
+class Edit:
+    """One change to the text of a file: the text from (line, column) up to, not including,
+    (end_line, end_column) becomes ``replacement``. Lines and columns are 1-based, columns
+    count characters; lines end at "\\n", "\\r\\n" or "\\r". ``digest`` is the SHA-256 of
+    the file's text when the facts were read (validation.loaders.files.text_digest): the
+    edit applies to that text only. ``create``: a new file whose text is ``replacement``
+    (positions 0, digest ""), made only if nothing is at ``path``."""
+
+    path: str  # repo-relative
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    replacement: str
+    digest: str
+    create: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "column": self.column,
+                "end_line": self.end_line, "end_column": self.end_column,
+                "replacement": self.replacement, "create": self.create}
+
+
+@dataclass(frozen=True, order=True)
+class Fix:
+    """The one right mend of a problem, as plain data: edits of source text at positions
+    the facts hold, applied together or not at all (validation.fix applies them)."""
+
+    description: str  # what the fix does, e.g. "set dag_id to 'examples.write_to_s3'"
+    edits: tuple[Edit, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"description": self.description,
+                "edits": [edit.as_dict() for edit in self.edits]}
+
+
 @dataclass(frozen=True)
 class Finding:
     """What a rule yields: a message at a position in the file it was given.
@@ -31,6 +68,7 @@ class Finding:
     line: int = 0
     column: int = 0
     level: Level | None = None
+    fix: Fix | None = None  # the one right mend, when there is one (``--fix``)
 
 
 @dataclass(frozen=True, order=True)
@@ -44,6 +82,8 @@ class Problem:
     name: str
     level: Level
     message: str
+    # Not compared: a problem is the same problem with or without its mend.
+    fix: Fix | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -54,6 +94,7 @@ class Problem:
             "name": self.name,
             "level": self.level.value,
             "message": self.message,
+            "fix": None if self.fix is None else self.fix.as_dict(),
         }
 
 

@@ -48,6 +48,14 @@ class Rule:
         return inspect.getdoc(self.check) or ""
 
     @property
+    def fix_doc(self) -> str:
+        """What ``--fix`` does for this rule (its docstring's "Fix:" paragraph), or ""."""
+        for paragraph in self.doc.split("\n\n"):
+            if paragraph.startswith("Fix:"):
+                return " ".join(paragraph[len("Fix:"):].split())
+        return ""
+
+    @property
     def summary(self) -> str:
         return self.doc.splitlines()[0] if self.doc else self.slug
 

@@ -4,6 +4,7 @@ through here."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -79,3 +80,9 @@ def line_texts(root: Path, places: Iterable[tuple[str, int]]) -> dict[tuple[str,
         if line <= len(files[path]):
             found[(path, line)] = files[path][line - 1]
     return found
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 of a file's text (as UTF-8), recorded in the facts a loader makes so a
+    fix edits only the text those facts came from (validation.fix checks it)."""
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()

@@ -26,8 +26,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.validators import validator_for
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from validation.facts import ErrorFacts, RoleFacts
-from validation.loaders.files import Unreadable, read_bytes
+from validation.facts import ErrorFacts, RoleFacts, Span
+from validation.loaders.files import Unreadable, read_bytes, text_digest
 
 MAX_NODES = 100_000  # nodes after expanding aliases; real role files have a few dozen
 MAX_CHARS = 1_000_000  # role files are a few hundred bytes; PyYAML reads ~50 kB a second
@@ -35,6 +35,8 @@ MAX_BYTES = 4 * MAX_CHARS  # read at most this much (UTF-8 takes up to 4 bytes a
 MAX_FLOW_DEPTH = 100  # PyYAML's scanner is quadratic in the nesting of [ and {
 MAX_TEXT = 120  # longest value quoted in a message
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# Line breaks PyYAML counts that an editor (and validation.fix) may not: no spans then.
+UNUSUAL_BREAKS = ("\x85", "\u2028", "\u2029")
 NULL_TAG = "tag:yaml.org,2002:null"
 # build_iam_policy rejects a database name when re.search(r"[^a-zA-Z0-9\_\*\s]", name)
 DATABASE_NAME_PATTERN = r"^[a-zA-Z0-9_*\s]*$"
@@ -107,6 +109,9 @@ def _parse_file(path: Path, facts: RoleFacts) -> Any:
         return None
     facts.positions = loader.positions
     facts.duplicate_keys = loader.duplicates
+    facts.digest = text_digest(text)
+    if not any(mark in text for mark in UNUSUAL_BREAKS):
+        facts.scalar_spans, facts.scalar_quotes = loader.spans()
     facts.config = _plain(document)
     return document
 
@@ -184,6 +189,23 @@ class _RoleLoader(yaml.SafeLoader):
         self.positions: dict[str, tuple[int, int]] = {}
         self.duplicates: list[tuple[str, int, int, int]] = []
         self._checked: set[int] = set()
+        # pointer -> the plain or quoted scalar written there; how often each node is used
+        self._scalars: dict[str, ScalarNode] = {}
+        self._uses: dict[int, int] = {}
+
+    def spans(self) -> tuple[dict[str, Span], dict[str, str]]:
+        """Where each scalar written once in the file is, and the quote of quoted ones."""
+        once = {pointer: node for pointer, node in self._scalars.items()
+                if self._uses[id(node)] == 1}
+        spans = {pointer: Span(node.start_mark.line + 1, node.start_mark.column + 1,
+                               node.end_mark.line + 1, node.end_mark.column + 1)
+                 for pointer, node in once.items()}
+        return spans, {pointer: node.style for pointer, node in once.items() if node.style}
+
+    def _note(self, node: Node, pointer: str, written: bool) -> None:
+        self._uses[id(node)] = self._uses.get(id(node), 0) + 1
+        if written and isinstance(node, ScalarNode) and node.style in (None, "'", '"'):
+            self._scalars[pointer] = node
 
     def load_role(self) -> Any:
         node = self.get_single_node()
@@ -193,17 +215,20 @@ class _RoleLoader(yaml.SafeLoader):
         self._record(node, "", _mark(node))
         return self.construct_document(node)
 
-    def _record(self, node: Node, pointer: str, position: tuple[int, int]) -> None:
+    def _record(self, node: Node, pointer: str, position: tuple[int, int],
+                written: bool = True) -> None:
+        """``written``: the node is written here, not brought in by a merge key."""
         self.positions[pointer] = position
+        self._note(node, pointer, written)
         if isinstance(node, MappingNode):
             for merged in _merged_mappings(node):
-                self._record_pairs(merged, pointer)
-            self._record_pairs(node, pointer)
+                self._record_pairs(merged, pointer, False)
+            self._record_pairs(node, pointer, written)
         elif isinstance(node, SequenceNode):
             for index, item in enumerate(node.value):
-                self._record(item, f"{pointer}/{index}", _mark(item))
+                self._record(item, f"{pointer}/{index}", _mark(item), written)
 
-    def _record_pairs(self, node: MappingNode, pointer: str) -> None:
+    def _record_pairs(self, node: MappingNode, pointer: str, written: bool) -> None:
         check = id(node) not in self._checked  # an aliased mapping is checked once
         self._checked.add(id(node))
         first_lines: dict[str, int] = {}
@@ -216,7 +241,9 @@ class _RoleLoader(yaml.SafeLoader):
                 self.duplicates.append((child, *key_position, first_lines[child]))
             first_lines.setdefault(child, key_position[0])
             self.positions[child + "#key"] = key_position
-            self._record(value, child, key_position if _is_blank(value) else _mark(value))
+            self._note(key, child + "#key", written)
+            self._record(value, child, key_position if _is_blank(value) else _mark(value),
+                         written)
 
     def _segment(self, key: Node) -> str:
         if not isinstance(key, ScalarNode):

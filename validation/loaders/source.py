@@ -8,16 +8,20 @@ problem can point at the literal rather than at the start of a long call.
 from __future__ import annotations
 
 import ast
+import re
+from collections import Counter
 
 from validation.facts import (
     CallSite,
     ErrorFacts,
     ImportedName,
+    LiteralSite,
     ParseTimeCall,
     SourceFacts,
+    Span,
     StringLiteral,
 )
-from validation.loaders.files import MAX_SOURCE_BYTES, Unreadable, read_bytes
+from validation.loaders.files import MAX_SOURCE_BYTES, Unreadable, read_bytes, text_digest
 
 # Calls that compute a value at parse time: a start_date built from them moves every
 # time the scheduler parses the file.
@@ -51,12 +55,13 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
         name = type(error).__name__
         return SourceFacts(syntax_error=ErrorFacts(name, f"{name}: {error}"))
-    facts = SourceFacts()
+    facts = SourceFacts(digest=text_digest(text))
     variables = _parse_time_variables(tree)
     start_dates: dict[tuple[int, int], ParseTimeCall] = {}
+    literals = _Literals(tree, text)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.keywords:
-            facts.calls.append(_call_site(node))
+            facts.calls.append(_call_site(node, literals))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             facts.imports.extend(_imported_modules(node))
             facts.imported_names.extend(_imported_names(node))
@@ -70,7 +75,9 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     facts.imported_names.sort(key=lambda name: (name.line, name.column))
     facts.strings = _strings(tree)
     facts.pod_literals = pod_literals(tree)
-    facts.trailing_comma_tuples = _trailing_comma_tuples(tree)
+    commas = _trailing_comma_tuples(tree, literals.text)
+    facts.trailing_comma_tuples = [comma for comma, _ in commas]
+    facts.trailing_comma_spans = [span for _, span in commas]
     facts.env_reads = _env_reads(tree)
     facts.bare_names = _bare_names(tree)
     return facts
@@ -113,9 +120,11 @@ def _bare_names(tree: ast.Module) -> list[tuple[str, str, int, int]]:
     return found
 
 
-def _trailing_comma_tuples(tree: ast.Module) -> list[tuple[str, int, int]]:
+def _trailing_comma_tuples(tree: ast.Module, text: _Text
+                           ) -> list[tuple[tuple[str, int, int], Span]]:
     """Assignments ``name = {...},`` whose value is a one-item tuple made by a trailing
-    comma (no parentheses: the tuple starts where its item does)."""
+    comma (no parentheses: the tuple starts where its item does): (name, line, column)
+    of the comma, and the text to delete (the comma, and blanks before it on its line)."""
     found = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)):
@@ -126,15 +135,92 @@ def _trailing_comma_tuples(tree: ast.Module) -> list[tuple[str, int, int]]:
                 == (items[0].lineno, items[0].col_offset)
                 and items[0].end_lineno is not None and items[0].end_col_offset is not None):
             name = ast.unparse(node.targets[0]) if len(node.targets) == 1 else "the value"
-            found.append((name, items[0].end_lineno, items[0].end_col_offset + 1))
-    return sorted(found, key=lambda item: (item[1], item[2]))
+            found.append(((name, items[0].end_lineno, items[0].end_col_offset + 1),
+                          text.comma_span(items[0], node.value)))
+    return sorted(found, key=lambda item: (item[0][1], item[0][2]))
 
 
-def _call_site(node: ast.Call) -> CallSite:
+def _call_site(node: ast.Call, literals: _Literals) -> CallSite:
     keywords = {
         kw.arg: (kw.value.lineno, kw.value.col_offset + 1) for kw in node.keywords if kw.arg
     }
-    return CallSite(node.lineno, node.end_lineno or node.lineno, node.col_offset + 1, keywords)
+    sites = {kw.arg: site for kw in node.keywords
+             if kw.arg and (site := literals.site(kw.value)) is not None}
+    return CallSite(node.lineno, node.end_lineno or node.lineno, node.col_offset + 1, keywords,
+                    sites)
+
+
+# -- where a fix can rewrite a literal (SourceFacts.trailing_comma_spans, CallSite.literals)
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # as Python's tokenizer counts lines
+QUOTE = re.compile(r"[rRuUfFbB]*('''|\"\"\"|'|\")")
+
+
+class _Text:
+    """The source's lines, to turn the AST's positions (columns in UTF-8 bytes) into
+    character positions."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = LINE_BREAK.split(text)
+
+    def column(self, line: int, offset: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return len(text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "replace")) + 1
+
+    def span(self, node: ast.expr) -> Span:
+        end_line = node.end_lineno or node.lineno
+        return Span(node.lineno, self.column(node.lineno, node.col_offset),
+                    end_line, self.column(end_line, node.end_col_offset or 0))
+
+    def quote(self, span: Span) -> str | None:
+        line = self.lines[span.line - 1] if 0 < span.line <= len(self.lines) else ""
+        found = QUOTE.match(line, span.column - 1)
+        return found.group(1) if found else None
+
+    def comma_span(self, item: ast.expr, value: ast.expr) -> Span:
+        """The trailing comma ending ``value``, with the blanks between it and ``item``
+        when they are on one line."""
+        end = self.span(value)
+        after = self.span(item)
+        start = (after.end_line, after.end_column) if after.end_line == end.end_line \
+            else (end.end_line, end.end_column - 1)
+        return Span(*start, end.end_line, end.end_column)
+
+
+class _Literals:
+    """Finds the literal that alone decides a keyword argument's value (LiteralSite)."""
+
+    def __init__(self, tree: ast.Module, text: str) -> None:
+        self.text = _Text(text)
+        self.bound_once = _bound_once(tree)
+        self.reads = Counter(node.id for node in ast.walk(tree)
+                             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
+        self.definitions = {
+            statement.targets[0].id: statement.value for statement in tree.body
+            if isinstance(statement, ast.Assign) and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id in self.bound_once}
+
+    def site(self, value: ast.expr) -> LiteralSite | None:
+        variable = None
+        if isinstance(value, ast.Name):
+            if self.reads[value.id] != 1 or value.id not in self.definitions:
+                return None  # read elsewhere too: changing it would change those
+            variable, value = value.id, self.definitions[value.id]
+        formatted = isinstance(value, ast.JoinedStr)
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)) \
+                and not (formatted and self._constant_names_only(value)):
+            return None
+        span = self.text.span(value)
+        quote = self.text.quote(span)
+        text = None if formatted else getattr(value, "value", None)
+        return LiteralSite(span, quote, variable, formatted, text) if quote else None
+
+    def _constant_names_only(self, value: ast.expr) -> bool:
+        """An f-string of names the module binds once (its value is known after import)."""
+        return all(isinstance(node, (ast.JoinedStr, ast.Constant, ast.FormattedValue, ast.Load))
+                   or (isinstance(node, ast.Name) and node.id in self.bound_once)
+                   for node in ast.walk(value))
 
 
 def _start_date_value(node: ast.AST) -> ast.expr | None:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from validation import __version__
-from validation.problems import Level, Problem, Report
+from validation.problems import Fix, Level, Problem, Report
 from validation.registry import Rule, all_rules
 from validation.reporters.base import Options
 
@@ -90,7 +90,25 @@ def _result(problem: Problem, rule_index: int | None, fingerprint_value: str) ->
         "locations": [{"physicalLocation": physical}],
         "partialFingerprints": {FINGERPRINT: fingerprint_value},
     })
+    if problem.fix is not None:
+        result["fixes"] = [sarif_fix(problem.fix)]
     return result
+
+
+def sarif_fix(fix: Fix) -> dict[str, Any]:
+    """A fix as SARIF's ``fix``: per file, the regions replaced and their new text (a
+    file to create: an empty region at its start)."""
+    changes: dict[str, list[dict[str, Any]]] = {}
+    for edit in fix.edits:
+        region: dict[str, int] = {"charOffset": 0, "charLength": 0} if edit.create else {
+            "startLine": edit.line, "startColumn": edit.column,
+            "endLine": edit.end_line, "endColumn": edit.end_column}
+        changes.setdefault(edit.path, []).append(
+            {"deletedRegion": region, "insertedContent": {"text": edit.replacement}})
+    return {"description": {"text": fix.description},
+            "artifactChanges": [{"artifactLocation": artifact_location(path),
+                                 "replacements": replacements}
+                                for path, replacements in changes.items()]}
 
 
 def artifact_location(path: str) -> dict[str, str]:

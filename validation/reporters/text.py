@@ -1,4 +1,5 @@
-"""The terminal format: one line per problem, then the summary line; colours on a terminal."""
+"""The terminal format: one line per problem, then the summary line; colours on a terminal.
+A problem with a fix is marked ``[*]`` after its rule id, as ruff marks it."""
 
 from __future__ import annotations
 
@@ -21,16 +22,21 @@ def use_colour(is_terminal: bool, env: Mapping[str, str]) -> bool:
 
 def text(report: Report, options: Options = Options()) -> str:
     """One line per problem, ``path:line:col: RULE [slug] message``, then a summary line."""
-    lines = [_line(problem, options.colour) for problem in shown(report.problems, options.quiet)]
+    problems = shown(report.problems, options.quiet)
+    lines = [_line(problem, options.colour) for problem in problems]
     lines.append(_paint(summary_line(report, quiet=options.quiet),
                         _summary_colour(report), options.colour))
+    fixable = sum(problem.fix is not None for problem in problems)
+    if fixable:
+        lines.append(f"[*] {fixable} fixable with --fix (--diff shows the changes).")
     return "\n".join(lines) + "\n"
 
 
 def _line(p: Problem, colour: bool) -> str:
     level = LEVEL_COLOUR.get(p.level, "")
     return (f"{_paint(p.path, BOLD, colour)}:{p.line}:{p.column}: "
-            f"{_paint(p.rule, BOLD + level, colour)} [{p.name}] {p.message}"
+            f"{_paint(p.rule, BOLD + level, colour)}{' [*]' if p.fix else ''} [{p.name}] "
+            f"{p.message}"
             + ("" if p.level is Level.ERROR else _paint(" (warning)", level, colour)))
 
 

@@ -9,20 +9,24 @@ validation.rules.dag_code and pod settings in validation.rules.pods.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 from validation.facts import (
     DagFacts,
     DagFileFacts,
     ErrorFacts,
+    LiteralSite,
     RepoFacts,
     SourceFacts,
     TaskFacts,
 )
-from validation.problems import Finding, Level
+from validation.problems import Finding, Fix, Level
 from validation.registry import Subject, rule
+from validation.rules import mends
 
 TASK_ID = re.compile(r"[A-Za-z0-9-]+")
+ID_SAFE = re.compile(r"[A-Za-z0-9_.-]+")  # a dag_id a fix can write without escaping
 PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly",
            "@annually")
 # Exceptions Airflow raises for a schedule it cannot parse (cron_descriptor's FormatError
@@ -45,6 +49,8 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     while validating: read them at run time), a relative path given to `open()` and a
     package the platform's Airflow does not have (it belongs in the task's image).
 
+    Fix: `--fix` removes the trailing comma that made a dict (or list) a tuple.
+
     Bad:
 
         dag = DAG(dag_id="examples.write_to_s3", schedule_interval="0 0 * *")
@@ -61,13 +67,25 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     if error.kind in SCHEDULE_ERRORS:
         message += _preset_hint(facts.source, line, column)
         message += f"; a schedule must be {SCHEDULE_HELP}"
+    fix = None
     for name, comma_line, comma_column in facts.source.trailing_comma_tuples:
         message += (f"; the trailing comma at line {comma_line} makes {name} a tuple, not a "
                     "dict: remove it")
         if not line:
             line, column = comma_line, comma_column
+        fix = _comma_fix(facts, name, comma_line)
         break
-    yield Finding(message, line, column)
+    yield Finding(message, line, column, fix=fix)
+
+
+def _comma_fix(facts: DagFileFacts, name: str, line: int) -> Fix | None:
+    """Delete the first trailing comma (SourceFacts.trailing_comma_spans is in step)."""
+    spans = facts.source.trailing_comma_spans
+    if not spans or len(spans) != len(facts.source.trailing_comma_tuples):
+        return None
+    edit = mends.replace(facts.path, facts.source.digest, spans[0], "")
+    return mends.fix(f"remove the trailing comma at line {line} that makes {name} a tuple",
+                     edit)
 
 
 MOJAP_TASK_ID_ERRORS = (
@@ -245,6 +263,10 @@ def dag_id_convention(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]
     Why: the platform names DAGs after where they live, so two analysts cannot pick the
     same dag_id and a DAG can be found from its name.
 
+    Fix: when the file has one DAG and its `dag_id=` is a string literal or an f-string of
+    module constants (directly, or through a variable only it reads), `--fix` writes
+    `"<project folder>.<file name>"` in its place.
+
     Bad:
 
         # environments/dev/dags/examples/write_to_s3.py
@@ -259,7 +281,23 @@ def dag_id_convention(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]
         if dag.dag_id != expected:
             yield Finding(
                 f"dag_id '{dag.dag_id}' should be '{expected}' (<project folder>.<file name>)",
-                dag.dag_id_line, dag.dag_id_column)
+                dag.dag_id_line, dag.dag_id_column, fix=_dag_id_fix(facts, dag, expected))
+
+
+def _dag_id_fix(facts: DagFileFacts, dag: DagFacts, expected: str) -> Fix | None:
+    if len(facts.registered_dags) != 1 or not ID_SAFE.fullmatch(expected):
+        return None  # two DAGs cannot both have the one right dag_id
+    site = _literal(facts.source, dag.dag_id_line, dag.dag_id_column, "dag_id")
+    if site is None or (site.value is not None and site.value != dag.dag_id):
+        return None
+    return mends.fix(f"set dag_id to '{expected}'",
+                     mends.string_literal(facts.path, facts.source.digest, site, expected))
+
+
+def _literal(source: SourceFacts, line: int, column: int, keyword: str) -> LiteralSite | None:
+    """The literal that alone gives the ``keyword`` argument at (line, column) its value."""
+    call = source.call_at(line, column, keyword) if line else None
+    return call.literals.get(keyword) if call else None
 
 
 @rule("DAG006", "task-id-chars", Level.ERROR, Subject.DAG)
@@ -275,6 +313,10 @@ def task_id_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     Kubernetes name (an error if not); its task_id, like any other operator's, should
     keep to letters, digits and '-' (a warning).
 
+    Fix: when the task_id is a string literal (directly, or through a variable only it
+    reads) that makes this one task, and no other task of the DAG has the new id, `--fix`
+    writes the suggested id (runs of other characters become `-`) in its place.
+
     Bad:
 
         BasicKubernetesPodOperator(task_id="write_file", ...)
@@ -285,9 +327,12 @@ def task_id_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         BasicKubernetesPodOperator(task_id="write-file", ...)
         KubernetesPodOperator(task_id="write-file", name="write-file", ...)
     """
+    fixes = _task_id_fixes(facts)
     rejected = mojap_rejected_task_id(facts)
     if rejected is not None:
-        yield Finding(_mojap_task_id_message(rejected), *_rejected_position(facts, rejected))
+        line, column = _rejected_position(facts, rejected)
+        yield Finding(_mojap_task_id_message(rejected), line, column, None,
+                      _mojap_fix(facts, line, column, rejected))
     for task in facts.registered_tasks:
         if task.mojap:
             if not MOJAP_TASK_ID.fullmatch(task.task_id):
@@ -295,11 +340,12 @@ def task_id_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
                               task.task_id_column)
             continue
         if not TASK_ID.fullmatch(task.task_id):
-            fixed = re.sub(r"[^A-Za-z0-9-]+", "-", task.task_id).strip("-") or "task-1"
+            fixed = allowed_task_id(task.task_id)
             named = " (the pod is named by name=, not by the task_id)" if task.is_pod else ""
             yield Finding(
                 f"task_id '{task.task_id}' may only use letters, digits and '-'{named}: "
-                f"use '{fixed}'", task.task_id_line, task.task_id_column, Level.WARNING)
+                f"use '{fixed}'", task.task_id_line, task.task_id_column, Level.WARNING,
+                fixes.get(id(task)))
         if task.is_pod:
             yield from _pod_name(facts, task)
 
@@ -309,8 +355,24 @@ KUBERNETES_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 POD_NAME_PREFIX = 30  # provider 4.4.0 keeps 30 characters before its 32-character suffix
 
 
+def mojap_task_id(task_id: str) -> str:
+    """The task_id DAG006 suggests for a BasicKubernetesPodOperator."""
+    return re.sub(r"[^a-z0-9-]+", "-", task_id.lower()).strip("-") or "task-1"
+
+
+def _mojap_fix(facts: DagFileFacts, line: int, column: int, task_id: str) -> Fix | None:
+    """The refused literal rewritten, when it alone gives the task_id and no other string
+    of the file already has the new id (which another task may then have)."""
+    site = _literal(facts.source, line, column, "task_id")
+    new = mojap_task_id(task_id)
+    if site is None or site.value != task_id or any(s.value == new for s in facts.source.strings):
+        return None
+    return mends.fix(f"set task_id '{task_id}' to '{new}'",
+                     mends.string_literal(facts.path, facts.source.digest, site, new))
+
+
 def _mojap_task_id_message(task_id: str) -> str:
-    fixed = re.sub(r"[^a-z0-9-]+", "-", task_id.lower()).strip("-") or "task-1"
+    fixed = mojap_task_id(task_id)
     return (f"task_id '{task_id}' names the pod (BasicKubernetesPodOperator): use only "
             "lowercase letters, digits and '-', starting with a letter or digit "
             "(mojap-airflow-tools refuses '_', spaces and capitals, the user guide '.'): "
@@ -353,6 +415,39 @@ def _pod_name(facts: DagFileFacts, task: TaskFacts) -> Iterator[Finding]:
         f"name= gives task '{task.task_id}' the pod name '{shown}', which Kubernetes "
         "refuses: a pod name is lowercase letters, digits and '-', starting and ending with "
         f"a letter or digit; use name='{fixed}'", line, column)
+
+
+def allowed_task_id(task_id: str) -> str:
+    """The task_id DAG006 suggests: each run of other characters becomes one "-"."""
+    return re.sub(r"[^A-Za-z0-9-]+", "-", task_id).strip("-") or "task-1"
+
+
+def _task_id_fixes(facts: DagFileFacts) -> dict[int, Fix]:
+    """Fixes by id() of the task: only for a literal that makes one task, and a new id
+    that no task of the DAG has and no other fix gives."""
+    fixes: dict[int, Fix] = {}
+    for dag in facts.registered_dags:
+        made_at = Counter((task.task_id_line, task.task_id_column) for task in dag.tasks)
+        taken = Counter(allowed_task_id(task.task_id) if not TASK_ID.fullmatch(task.task_id)
+                        else task.task_id for task in dag.tasks)
+        for task in dag.tasks:
+            new = allowed_task_id(task.task_id)
+            if TASK_ID.fullmatch(task.task_id) or taken[new] != 1 \
+                    or made_at[(task.task_id_line, task.task_id_column)] != 1:
+                continue
+            fix = _task_id_fix(facts, task, new)
+            if fix is not None:
+                fixes[id(task)] = fix
+    return fixes
+
+
+def _task_id_fix(facts: DagFileFacts, task: TaskFacts, new: str) -> Fix | None:
+    site = _literal(facts.source, task.task_id_line, task.task_id_column, "task_id")
+    if site is None or site.value != task.task_id:  # a task group adds a prefix, say
+        return None
+    where = f" (the variable {site.variable})" if site.variable else ""
+    return mends.fix(f"set task_id '{task.task_id}' to '{new}'{where}",
+                     mends.string_literal(facts.path, facts.source.digest, site, new))
 
 
 @rule("DAG011", "dynamic-start-date", Level.ERROR, Subject.DAG)

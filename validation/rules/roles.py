@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Iterator
 
 from validation.facts import RepoFacts, RoleFacts
-from validation.problems import Finding, Level
+from validation.problems import Finding, Fix, Level
 from validation.registry import Subject, rule
+from validation.rules import mends
 from validation.rules.role_nodes import (
     dotted,
     has_content,
@@ -139,6 +140,9 @@ def iam_builder_rejects(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
     unknown key, a wrong type, a bad database name, an exception) fails the deployment;
     iam_builder stops at the first problem, this reports each one at its node.
 
+    Fix: `--fix` renames an unknown key that is close to exactly one allowed key
+    (`read_wirte` becomes `read_write`) when the mapping does not have that key already.
+
     Bad:
 
         iam_role: airflow_dev_example
@@ -161,7 +165,9 @@ def iam_builder_rejects(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
     for pointer, keyword, detail, expected in _schema_errors(role):
         explain, at_key = SCHEMA_MESSAGES.get(keyword, (_other_message, False))
         line, column = key_position(role, pointer) if at_key else position(role, pointer)
-        yield Finding(explain(role, pointer, detail, expected), line, column)
+        fix = _key_fix(role, pointer, detail, expected) \
+            if keyword == "additionalProperties" else None
+        yield Finding(explain(role, pointer, detail, expected), line, column, fix=fix)
     error = role.build_error
     if error is not None:
         yield Finding(
@@ -187,6 +193,18 @@ def _unknown_key(role: RoleFacts, pointer: str, key: str, allowed: list[str]) ->
         sections = role.sections_with_key.get(key, []) if not parent else []
         hint = f": it belongs under `{':` or `'.join(sections)}:`" if sections else ""
     return f"unknown key `{key}` {place}{hint} (allowed here: {', '.join(allowed)})"
+
+
+def _key_fix(role: RoleFacts, pointer: str, key: str, allowed: list[str]) -> Fix | None:
+    """Rename the unknown key to the one allowed key close to it."""
+    close = difflib.get_close_matches(key.lower(), allowed, n=len(allowed) or 1, cutoff=0.6)
+    parent: object = role.config
+    for segment in segments(pointer)[:-1]:
+        parent = parent.get(segment) if isinstance(parent, dict) else None
+    if len(close) != 1 or not isinstance(parent, dict) or close[0] in parent:
+        return None
+    return mends.fix(f"rename `{key}` to `{close[0]}`",
+                     mends.yaml_scalar(role, pointer + "#key", close[0]))
 
 
 def _wrong_type(role: RoleFacts, pointer: str, found: str, expected: list[str]) -> str:
@@ -344,6 +362,10 @@ def iam_role_name_mismatch(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding
     Why: the role is created under the file's name; an `iam_role_name` that says otherwise
     names another role in the policy (Glue pass-role, secrets paths), which then fails.
 
+    Fix: when the file's name is a valid role name and the DAGs use it (or
+    `iam_role_name` is no valid role name, so no DAG can), `--fix` sets `iam_role_name`
+    to the file's name. Renaming the file is left to you.
+
     Bad:
 
         # environments/dev/roles/airflow_dev_example.yaml
@@ -359,7 +381,22 @@ def iam_role_name_mismatch(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding
         return  # a value of the wrong type is ROL003's
     fix = _name_fix(name, role, repo)
     yield Finding(f"iam_role_name `{name}` does not match the file name `{role.name}`: {fix}",
-                  *position(role, "/iam_role_name"))
+                  *position(role, "/iam_role_name"), fix=_set_name_fix(name, role, repo))
+
+
+def _set_name_fix(name: str, role: RoleFacts, repo: RepoFacts) -> Fix | None:
+    """Set iam_role_name to the file's name when that is the one right mend: the file's
+    name is valid and either the env's code uses it and not the other name, or the other
+    name is no valid role name (no DAG can use it). Otherwise renaming the file may be
+    the mend, and choosing is the user's."""
+    if not _valid_stem(role.name, role.env, repo):
+        return None
+    mentions = (repo.role_mentions or {}).get(role.env)
+    used = mentions is not None and role.name in mentions and name not in mentions
+    if _valid_stem(name, role.env, repo) and not used:
+        return None
+    return mends.fix(f"set iam_role_name to `{role.name}`",
+                     mends.yaml_scalar(role, "/iam_role_name", role.name))
 
 
 def _name_fix(name: str, role: RoleFacts, repo: RepoFacts) -> str:

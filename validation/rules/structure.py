@@ -17,6 +17,7 @@ from validation.facts import PathFacts, RepoFacts, SuppressionFacts
 from validation.problems import Finding, Level
 from validation.registry import Subject, rule
 from validation.routes import AIRFLOW_ROOT_FILES, Kind, airflow_imports
+from validation.rules import mends
 
 DAG_PLACE = "environments/<env>/dags/<project>/<dag>.py"
 GOOD_NAME = re.compile(r"[a-z0-9_]+")
@@ -252,6 +253,9 @@ def missing_readme(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
     Why: the README is where other users learn what the project's DAGs do and who owns
     them; the repository layout gives every project folder one.
 
+    Fix: `--fix` creates the README.md with a heading naming the project, for you to
+    fill in.
+
     Bad:
 
         environments/dev/dags/project_1/dag.py     (and no README.md beside it)
@@ -266,10 +270,11 @@ def missing_readme(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
         return
     if route.project not in repo.readmes[route.env]:
         folder = f"environments/{route.env}/dags/{route.project}"
+        readme = f"{folder}/README.md"
         yield Finding(
-            f"project folder {folder}/ has no README.md: add {folder}/README.md saying what"
-            " its DAGs do and who owns them"
-        )
+            f"project folder {folder}/ has no README.md: add {readme} saying what"
+            " its DAGs do and who owns them",
+            fix=mends.fix(f"create {readme}", mends.new_file(readme, f"# {route.project}\n")))
 
 
 # -- STR007 -------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def _run_rule(rule: Rule, path: str, facts: Any, repo: RepoFacts) -> list[Proble
         for finding in rule.check(facts, repo):
             found.append(Problem(path=path, line=finding.line, column=finding.column,
                                  rule=rule.id, name=rule.slug,
-                                 level=finding.level or rule.level, message=finding.message))
+                                 level=finding.level or rule.level, message=finding.message,
+                                 fix=finding.fix))
     except Exception as error:  # a bug in the rule: reported on the file, the run goes on
         found.append(Problem(
             path=path, line=0, column=0, rule=INTERNAL_ERROR, name=INTERNAL_ERROR_NAME,
