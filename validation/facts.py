@@ -142,7 +142,10 @@ class TaskFacts:
     task_id: str
     operator: str  # class name of the operator, e.g. KubernetesPodOperator
     is_pod: bool  # a KubernetesPodOperator or subclass (BasicKubernetesPodOperator makes one)
-    line: int = 0  # the call in the DAG file that created the task
+    # The line of the DAG file nearest module level that led to the task's creation (the
+    # helper's call, the class's instantiation, the loop body): where its problems are.
+    line: int = 0
+    call_line: int = 0  # the call that made it (inside the helper or class, if any)
     task_id_line: int = 0  # the task_id argument, where the source shows it
     task_id_column: int = 0
     role: str | None = None
@@ -239,6 +242,9 @@ class SourceFacts:
     # ``x = {...},``: a trailing comma that made a dict (or list) a one-item tuple;
     # (name, line, column) of the comma.
     trailing_comma_tuples: list[tuple[str, int, int]] = field(default_factory=list)
+    # (first line, last line) of each function, class and lambda: literals inside one
+    # belong to whoever calls it, not to the module.
+    scopes: list[tuple[int, int]] = field(default_factory=list)
 
     # -- where things are: the position queries the rules and the loader need ----------
 
@@ -253,6 +259,10 @@ class SourceFacts:
         starting = [call for call in spanning if call.line == line]
         candidates = starting or sorted(spanning, key=lambda call: call.end_line - call.line)
         return candidates[0].keywords[keyword] if candidates else None
+
+    def in_scope(self, line: int) -> bool:
+        """Whether ``line`` is inside a function, class or lambda."""
+        return any(first <= line <= last for first, last in self.scopes)
 
     def call_position(self, line: int) -> tuple[int, int]:
         """The position of the first call starting at ``line`` (column 0 when none)."""

@@ -19,18 +19,27 @@ class Level(str, enum.Enum):
     WARNING = "warning"
 
 
+# Where a Finding's message names the task it is about (see Finding.task).
+TASK = "<task>"
+
+
 @dataclass(frozen=True)
 class Finding:
     """What a rule yields: a message at a position in the file it was given.
 
     Line and column are 1-based; 0 means unknown. ``level`` overrides the rule's own level
     for rules whose severity depends on the case (DAG006 is an error for pod tasks only).
+    A finding about one task names it in ``task`` and writes TASK in its message where
+    the task id goes: findings of several tasks at the same place with the same message
+    (the tasks of a loop or of a helper called on one line) become one problem naming
+    them all (run/checks.py).
     """
 
     message: str
     line: int = 0
     column: int = 0
     level: Level | None = None
+    task: str = ""
 
 
 @dataclass(frozen=True, order=True)

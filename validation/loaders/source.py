@@ -37,6 +37,9 @@ def read_source(path: str) -> str | ErrorFacts:
         return ErrorFacts("SyntaxError", "SyntaxError: the file is not valid UTF-8 text", line, 0)
 
 
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
 def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     """Parse ``text`` and collect call sites, parse-time start dates, imports and strings."""
     try:
@@ -55,8 +58,8 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     variables = _parse_time_variables(tree)
     start_dates: dict[tuple[int, int], ParseTimeCall] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.keywords:
-            facts.calls.append(_call_site(node))
+        if isinstance(node, (ast.Call, *SCOPES)):
+            _add_place(facts, node)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             facts.imports.extend(_imported_modules(node))
             facts.imported_names.extend(_imported_names(node))
@@ -72,6 +75,14 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     facts.pod_literals = pod_literals(tree)
     facts.trailing_comma_tuples = _trailing_comma_tuples(tree)
     return facts
+
+
+def _add_place(facts: SourceFacts, node: ast.AST) -> None:
+    """A call site, or the lines of a function, class or lambda."""
+    if isinstance(node, ast.Call):
+        facts.calls.append(_call_site(node))
+    elif isinstance(node, SCOPES):
+        facts.scopes.append((node.lineno, node.end_lineno or node.lineno))
 
 
 def _trailing_comma_tuples(tree: ast.Module) -> list[tuple[str, int, int]]:

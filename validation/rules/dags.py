@@ -9,10 +9,11 @@ validation.rules.dag_code and pod settings in validation.rules.pods.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 from validation.facts import DagFacts, DagFileFacts, RepoFacts, SourceFacts
-from validation.problems import Finding, Level
+from validation.problems import TASK, Finding, Level
 from validation.registry import Subject, rule
 
 TASK_ID = re.compile(r"[A-Za-z0-9-]+")
@@ -204,13 +205,19 @@ def task_id_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
 
         BasicKubernetesPodOperator(task_id="write-file", ...)
     """
-    for task in facts.registered_tasks:
-        if not TASK_ID.fullmatch(task.task_id):
+    bad = [task for task in facts.registered_tasks if not TASK_ID.fullmatch(task.task_id)]
+    places = Counter((task.task_id_line, task.task_id_column) for task in bad)
+    for task in bad:
+        if places[(task.task_id_line, task.task_id_column)] == 1:
             fixed = re.sub(r"[^A-Za-z0-9-]+", "-", task.task_id).strip("-") or "task-1"
-            yield Finding(
-                f"task_id '{task.task_id}' may only use letters, digits and '-': "
-                f"use '{fixed}'", task.task_id_line, task.task_id_column,
-                Level.ERROR if task.is_pod else Level.WARNING)
+            fix = f"use '{fixed}'"
+        else:  # one problem for the tasks made here (a loop): the fix they share
+            wrong = sorted(set(re.sub(r"[A-Za-z0-9-]", "", task.task_id)))
+            fix = f"use '-' for {' and '.join(repr(character) for character in wrong)}"
+        yield Finding(
+            f"task_id {TASK} may only use letters, digits and '-': {fix}",
+            task.task_id_line, task.task_id_column,
+            Level.ERROR if task.is_pod else Level.WARNING, task=task.task_id)
 
 
 @rule("DAG011", "dynamic-start-date", Level.ERROR, Subject.DAG)
