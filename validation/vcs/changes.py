@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from validation.loaders.files import read_text
-from validation.loaders.paths import all_paths
+from validation.loaders.paths import CONFIG_FILE, CONFIG_SECTION, all_paths
 from validation.routes import route
 from validation.vcs.dependents import dependents
 from validation.vcs.git import GitError, git, old_text
@@ -37,7 +37,6 @@ from validation.vcs.git import GitError, git, old_text
 # Changes to these make every result suspect: validate everything.
 VALIDATOR_PREFIXES = ("validation/",)
 VALIDATOR_FILES = ("requirements-validation.txt",)
-CONFIG_FILE, CONFIG_SECTION = "setup.cfg", "validation"
 
 
 class ChangesError(Exception):
