@@ -266,3 +266,38 @@ def test_a_mojap_pod_needs_no_security_context_of_its_own() -> None:
                                   "privileged": False})
     task.mojap = True
     assert _check(task) == []
+# -- every task is checked, at the line of this file that led to it ------------------------
+
+
+def test_a_helper_a_loop_and_a_class_of_the_file_each_report_their_pods(report: Report) -> None:
+    problems = _problems(report, "made_by_helpers.py")
+    assert [(p.line, p.rule) for p in problems] == [
+        (50, "DAG017"),  # the helper's second call: python:latest
+        (51, "DAG015"),  # its third: kube-system, at the literal on that line
+        (53, "DAG017"),  # the loop's 32 pods: one problem
+        (54, "DAG015"),  # the class's instantiation, not its super().__init__ (line 38)
+    ]
+    helper, third, loop, team = problems
+    assert "'second'" in helper.message and "more task" not in helper.message
+    assert (third.column, "'third'" in third.message) == (24, True)
+    assert "'load-0'" in loop.message and "(and 31 more tasks here: 'load-1'" in loop.message
+    assert "'team'" in team.message and "namespace='kube-system'" in team.message
+
+
+def test_tasks_are_grouped_by_place_and_message_only() -> None:
+    from validation.problems import TASK, Finding
+    from validation.run.checks import group_findings, task_message
+
+    findings = [Finding(f"task {TASK} is bad", 3, 1, task=f"t-{n}") for n in range(8)]
+    findings += [Finding(f"task {TASK} is worse", 3, 1, task="t-0"),
+                 Finding("no task here", 3, 1), Finding("no task here", 3, 1)]
+    groups = group_findings(findings)
+    assert [(group.key[3], group.tasks) for group in groups] == [
+        (f"task {TASK} is bad", [f"t-{n}" for n in range(8)]),
+        (f"task {TASK} is worse", ["t-0"]), ("no task here", [])]
+    assert [group.findings for group in groups] == [8, 1, 2]
+    assert task_message(f"task {TASK} is bad", [f"t-{n}" for n in range(8)]) == (
+        "task 't-0' is bad (and 7 more tasks here: 't-1', 't-2', 't-3', 't-4', 't-5', ...)")
+    assert task_message(f"task {TASK} is bad", ["a", "b"]) == \
+        "task 'a' is bad (and 1 more task here: 'b')"
+    assert task_message("no task here", []) == "no task here"

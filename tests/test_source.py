@@ -30,7 +30,8 @@ def test_locate_gives_none_when_the_source_does_not_show_the_keyword() -> None:
     assert facts.locate(6, "dag_id") is None
     assert facts.locate(0, "dag_id") is None
     assert facts.call_position(1) == (1, 7)
-    assert facts.call_position(5) == (5, 0)  # only calls with keyword arguments are kept
+    assert facts.call_position(5) == (5, 10)  # range(2): calls without keywords count too
+    assert facts.call_position(4) == (4, 0)  # no call starts on line 4
 
 
 def test_parse_time_start_dates_in_arguments_and_default_args() -> None:

@@ -143,10 +143,13 @@ class TaskFacts:
     task_id: str
     operator: str  # class name of the operator, e.g. KubernetesPodOperator
     is_pod: bool  # a KubernetesPodOperator or subclass (BasicKubernetesPodOperator makes one)
-    # made by mojap-airflow-tools' BasicKubernetesPodOperator (the call at ``line`` is it),
-    # which names the pod after the task_id
+    # made by mojap-airflow-tools' BasicKubernetesPodOperator (the call at ``call_line`` is
+    # it), which names the pod after the task_id
     mojap: bool = False
-    line: int = 0  # the call in the DAG file that created the task
+    # The line of the DAG file nearest module level that led to the task's creation (the
+    # helper's call, the class's instantiation, the loop body): where its problems are.
+    line: int = 0
+    call_line: int = 0  # the call that made it (inside the helper or class, if any)
     task_id_line: int = 0  # the task_id argument, where the source shows it
     task_id_column: int = 0
     role: str | None = None
@@ -280,6 +283,9 @@ class SourceFacts:
     # blanks between it and the dict on its line (DAG001).
     trailing_comma_spans: list[Span] = field(default_factory=list)
     digest: str = ""  # of the text these facts came from (loaders.files.text_digest)
+    # (first line, last line) of each function, class and lambda: literals inside one
+    # belong to whoever calls it, not to the module.
+    scopes: list[tuple[int, int]] = field(default_factory=list)
 
     # -- where things are: the position queries the rules and the loader need ----------
 
@@ -299,6 +305,9 @@ class SourceFacts:
         """The call whose ``keyword`` argument is at (line, column)."""
         return next((call for call in self.calls
                      if call.keywords.get(keyword) == (line, column)), None)
+    def in_scope(self, line: int) -> bool:
+        """Whether ``line`` is inside a function, class or lambda."""
+        return any(first <= line <= last for first, last in self.scopes)
 
     def call_position(self, line: int) -> tuple[int, int]:
         """The position of the first call starting at ``line`` (column 0 when none)."""

@@ -54,6 +54,8 @@ class Fix:
     def as_dict(self) -> dict[str, object]:
         return {"description": self.description,
                 "edits": [edit.as_dict() for edit in self.edits]}
+# Where a Finding's message names the task it is about (see Finding.task).
+TASK = "<task>"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ class Finding:
 
     Line and column are 1-based; 0 means unknown. ``level`` overrides the rule's own level
     for rules whose severity depends on the case (DAG006 is an error for pod tasks only).
+    A finding about one task names it in ``task`` and writes TASK in its message where
+    the task id goes: findings of several tasks at the same place with the same message
+    (the tasks of a loop or of a helper called on one line) become one problem naming
+    them all (run/checks.py).
     """
 
     message: str
@@ -69,6 +75,7 @@ class Finding:
     column: int = 0
     level: Level | None = None
     fix: Fix | None = None  # the one right mend, when there is one (``--fix``)
+    task: str = ""
 
 
 @dataclass(frozen=True, order=True)

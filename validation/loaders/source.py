@@ -41,6 +41,9 @@ def read_source(path: str) -> str | ErrorFacts:
         return ErrorFacts("SyntaxError", "SyntaxError: the file is not valid UTF-8 text", line, 0)
 
 
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
 def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     """Parse ``text`` and collect call sites, parse-time start dates, imports and strings."""
     try:
@@ -60,8 +63,8 @@ def source_facts(text: str, filename: str = "<dag>") -> SourceFacts:
     start_dates: dict[tuple[int, int], ParseTimeCall] = {}
     literals = _Literals(tree, text)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.keywords:
-            facts.calls.append(_call_site(node, literals))
+        if isinstance(node, (ast.Call, *SCOPES)):
+            _add_place(facts, node, literals)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             facts.imports.extend(_imported_modules(node))
             facts.imported_names.extend(_imported_names(node))
@@ -118,6 +121,14 @@ def _bare_names(tree: ast.Module) -> list[tuple[str, str, int, int]]:
             value = node.value
             found.append((node.targets[0].id, value.id, value.lineno, value.col_offset + 1))
     return found
+
+
+def _add_place(facts: SourceFacts, node: ast.AST, literals: _Literals) -> None:
+    """A call site, or the lines of a function, class or lambda."""
+    if isinstance(node, ast.Call):
+        facts.calls.append(_call_site(node, literals))
+    elif isinstance(node, SCOPES):
+        facts.scopes.append((node.lineno, node.end_lineno or node.lineno))
 
 
 def _trailing_comma_tuples(tree: ast.Module, text: _Text

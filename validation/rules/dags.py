@@ -21,7 +21,7 @@ from validation.facts import (
     SourceFacts,
     TaskFacts,
 )
-from validation.problems import Finding, Fix, Level
+from validation.problems import TASK, Finding, Fix, Level
 from validation.registry import Subject, rule
 from validation.rules import mends
 
@@ -331,23 +331,37 @@ def task_id_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     rejected = mojap_rejected_task_id(facts)
     if rejected is not None:
         line, column = _rejected_position(facts, rejected)
-        yield Finding(_mojap_task_id_message(rejected), line, column, None,
-                      _mojap_fix(facts, line, column, rejected))
-    for task in facts.registered_tasks:
+        yield Finding(_mojap_task_id_message(f"'{rejected}'", f"use '{mojap_task_id(rejected)}'"),
+                      line, column, None, _mojap_fix(facts, line, column, rejected))
+    # A literal that makes many tasks (a loop, a helper): one problem with the fix they share.
+    bad = [task for task in facts.registered_tasks
+           if not (MOJAP_TASK_ID if task.mojap else TASK_ID).fullmatch(task.task_id)]
+    places = Counter((task.task_id_line, task.task_id_column) for task in bad)
+    for task in bad:
+        shared = places[(task.task_id_line, task.task_id_column)] > 1
+        where = (task.task_id_line, task.task_id_column)
         if task.mojap:
-            if not MOJAP_TASK_ID.fullmatch(task.task_id):
-                yield Finding(_mojap_task_id_message(task.task_id), task.task_id_line,
-                              task.task_id_column)
+            hint = _shared_hint(bad, where, "[a-z0-9-]", "lowercase letters and ") if shared \
+                else f"use '{mojap_task_id(task.task_id)}'"
+            yield Finding(_mojap_task_id_message(TASK, hint), *where, task=task.task_id)
             continue
-        if not TASK_ID.fullmatch(task.task_id):
-            fixed = allowed_task_id(task.task_id)
-            named = " (the pod is named by name=, not by the task_id)" if task.is_pod else ""
-            yield Finding(
-                f"task_id '{task.task_id}' may only use letters, digits and '-'{named}: "
-                f"use '{fixed}'", task.task_id_line, task.task_id_column, Level.WARNING,
-                fixes.get(id(task)))
-        if task.is_pod:
+        hint = _shared_hint(bad, where, "[A-Za-z0-9-]", "") if shared \
+            else f"use '{allowed_task_id(task.task_id)}'"
+        named = " (the pod is named by name=, not by the task_id)" if task.is_pod else ""
+        yield Finding(f"task_id {TASK} may only use letters, digits and '-'{named}: {hint}",
+                      *where, Level.WARNING, fixes.get(id(task)), task=task.task_id)
+    for task in facts.registered_tasks:
+        if task.is_pod and not task.mojap:
             yield from _pod_name(facts, task)
+
+
+def _shared_hint(bad: list[TaskFacts], where: tuple[int, int], allowed: str,
+                 also: str) -> str:
+    """What the tasks made by one literal should use instead of their other characters."""
+    wrong = sorted({character for task in bad
+                    if (task.task_id_line, task.task_id_column) == where
+                    for character in re.sub(allowed, "", task.task_id)})
+    return f"use {also}'-' for {' and '.join(repr(character) for character in wrong)}"
 
 
 MOJAP_TASK_ID = re.compile(r"[a-z0-9][a-z0-9-]*")  # mojap's [a-z0-9.-], narrowed by the guide
@@ -371,12 +385,11 @@ def _mojap_fix(facts: DagFileFacts, line: int, column: int, task_id: str) -> Fix
                      mends.string_literal(facts.path, facts.source.digest, site, new))
 
 
-def _mojap_task_id_message(task_id: str) -> str:
-    fixed = mojap_task_id(task_id)
-    return (f"task_id '{task_id}' names the pod (BasicKubernetesPodOperator): use only "
+def _mojap_task_id_message(shown: str, hint: str) -> str:
+    return (f"task_id {shown} names the pod (BasicKubernetesPodOperator): use only "
             "lowercase letters, digits and '-', starting with a letter or digit "
             "(mojap-airflow-tools refuses '_', spaces and capitals, the user guide '.'): "
-            f"use '{fixed}'")
+            f"{hint}")
 
 
 def _rejected_position(facts: DagFileFacts, task_id: str) -> tuple[int, int]:
@@ -412,9 +425,9 @@ def _pod_name(facts: DagFileFacts, task: TaskFacts) -> Iterator[Finding]:
     line, column = facts.source.locate(task.line, "name") or (task.task_id_line,
                                                               task.task_id_column)
     yield Finding(
-        f"name= gives task '{task.task_id}' the pod name '{shown}', which Kubernetes "
+        f"name= gives task {TASK} the pod name '{shown}', which Kubernetes "
         "refuses: a pod name is lowercase letters, digits and '-', starting and ending with "
-        f"a letter or digit; use name='{fixed}'", line, column)
+        f"a letter or digit; use name='{fixed}'", line, column, task=task.task_id)
 
 
 def allowed_task_id(task_id: str) -> str:

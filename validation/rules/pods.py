@@ -2,18 +2,18 @@
 
 The facts come from the task objects the import created (what the platform will run);
 the positions from the source, pointing at the literal that set a value where there is
-one, else at the call that created the task. Tasks made in a loop share a line and are
-reported once.
+one, else at the line that led to the task's creation. Every task is checked; the tasks of
+a loop or helper with the same problem become one problem (run/checks.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from validation.facts import DagFileFacts, RepoFacts, TaskFacts
-from validation.problems import Finding, Level
+from validation.problems import TASK, Finding, Level
 from validation.registry import Subject, rule
 
 # The Kubernetes cluster (context) each environment's IRSA pods run on, as
@@ -74,13 +74,13 @@ def cross_env_reference(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Findin
                                    environment="dev")
     """
     others = [env for env in repo.environments if env != facts.env]
-    reported: set[int] = set()
+    reported: set[tuple[int, str]] = set()  # (line, environment) reported
     for key, value, line, column in _literals(facts):
         other = _other_env(key, value, others)
-        if other and line not in reported:
-            reported.add(line)
+        if other and (line, other) not in reported:
+            reported.add((line, other))
             yield Finding(_cross_env_message(key, value, other, facts.env), line, column)
-    for task in _once_per_line(_pod_tasks(facts)):
+    for task in _pod_tasks(facts):
         context = task.pod.get("cluster_context")
         other = next((env for env in others if CLUSTER_CONTEXTS.get(env) == context), None)
         if other is None:
@@ -89,8 +89,8 @@ def cross_env_reference(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Findin
         line, column = _find_literal(facts, task, ("environment",), other) or \
             _find_literal(facts, task, ("cluster_context",), context) or \
             _position(facts, task, ("environment", "cluster_context"))
-        if line not in reported:
-            reported.add(line)
+        if (line, other) not in reported:
+            reported.add((line, other))
             yield Finding(_cross_env_message("cluster_context", context, other, facts.env),
                           line, column)
 
@@ -140,21 +140,23 @@ def high_memory_incomplete(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Fin
             affinity=affinity,
         )
     """
-    for task in _once_per_line(_pod_tasks(facts)):
+    for task in _pod_tasks(facts):
         tolerates = _mentions_high_memory(task.pod.get("tolerations"))
         attracted = _mentions_high_memory(task.pod.get("affinity")) or \
             _mentions_high_memory(task.pod.get("node_selector"))
         if not (tolerates or attracted):
             continue
-        name = f"high-memory task '{task.task_id}'"
+        name = f"high-memory task {TASK}"
         if not attracted:
             yield Finding(f"{name} has the high-memory toleration but no node affinity for it, "
                           "so it may run on a standard node: add affinity=affinity "
-                          f"({HIGH_MEMORY_HELP})", *_position(facts, task, ("tolerations",)))
+                          f"({HIGH_MEMORY_HELP})", *_position(facts, task, ("tolerations",)),
+                          task=task.task_id)
         if not tolerates:
             yield Finding(f"{name} has the high-memory node affinity but not the toleration, so it "
                           f"cannot be scheduled: add tolerations=tolerations ({HIGH_MEMORY_HELP})",
-                          *_position(facts, task, ("affinity", "node_selector")))
+                          *_position(facts, task, ("affinity", "node_selector")),
+                          task=task.task_id)
         yield from _startup_timeout(facts, task, name)
 
 
@@ -165,12 +167,13 @@ def _startup_timeout(facts: DagFileFacts, task: TaskFacts, name: str) -> Iterato
         yield Finding(f"{name} sets no startup_timeout_seconds (Airflow's default is "
                       f"{DEFAULT_STARTUP_SECONDS} s, too short to provision the node): add "
                       f"startup_timeout_seconds={MIN_STARTUP_SECONDS}",
-                      *facts.source.call_position(task.line))
+                      *facts.source.call_position(task.line), task=task.task_id)
     elif isinstance(seconds, (int, float)) and seconds < MIN_STARTUP_SECONDS:
         yield Finding(f"{name} has startup_timeout_seconds={seconds}, less than the "
                       f"{MIN_STARTUP_SECONDS} s the user guide asks for while a high-memory node "
                       f"is provisioned: use startup_timeout_seconds={MIN_STARTUP_SECONDS}",
-                      *(given or facts.source.call_position(task.line)), level=Level.WARNING)
+                      *(given or facts.source.call_position(task.line)), level=Level.WARNING,
+                      task=task.task_id)
 
 
 def _mentions_high_memory(value: Any) -> bool:
@@ -206,7 +209,7 @@ def service_account_mismatch(facts: DagFileFacts, repo: RepoFacts) -> Iterator[F
                                    service_account_name="airflow-dev-examples",
                                    environment="dev")
     """
-    for task in _once_per_line(_pod_tasks(facts)):
+    for task in _pod_tasks(facts):
         account = task.pod.get("service_account_name")
         if not isinstance(account, str) or account == "default":
             continue
@@ -221,10 +224,10 @@ def service_account_mismatch(facts: DagFileFacts, repo: RepoFacts) -> Iterator[F
         if own and context != own and context not in others:
             on = f"cluster_context '{context}'" if context else "no cluster_context"
             yield Finding(
-                f"task '{task.task_id}' uses service account '{account}' with {on}, but "
+                f"task {TASK} uses service account '{account}' with {on}, but "
                 f"{facts.env} service accounts exist on '{own}': use environment=\"{facts.env}\" "
                 "(BasicKubernetesPodOperator then sets the cluster)",
-                *_position(facts, task, ("cluster_context", "environment")))
+                *_position(facts, task, ("cluster_context", "environment")), task=task.task_id)
 
 
 def _account_problem(account: str, role: str | None) -> str | None:
@@ -264,18 +267,11 @@ def insecure_pod(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
                               security_context={"runAsNonRoot": True, "runAsUser": 1000})
         BasicKubernetesPodOperator(..., run_as_user=1000)
     """
-    reported: set[tuple[int, int, str]] = set()  # a literal shared by tasks: once
-    for task in _once_per_line(_pod_tasks(facts)):
+    for task in _pod_tasks(facts):
         for names, value, fix in _insecure_settings(task):
             line, column = _literal_position(facts, task, names, value)
-            if (line, column, names[0]) in reported:
-                continue
-            reported.add((line, column, names[0]))
-            if value is None:
-                yield Finding(f"task '{task.task_id}' sets no {names[0]}: {fix}", line, column)
-            else:
-                yield Finding(f"task '{task.task_id}' sets {names[0]}={value!r}: {fix}",
-                              line, column)
+            setting = f"sets {names[0]}={value!r}" if value is not None else f"sets no {names[0]}"
+            yield Finding(f"task {TASK} {setting}: {fix}", line, column, task=task.task_id)
 
 
 def _insecure_settings(task: TaskFacts) -> Iterator[tuple[tuple[str, ...], Any, str]]:
@@ -349,14 +345,15 @@ def unpinned_image(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         BasicKubernetesPodOperator(..., repo_name="airflow-examples", release="v1.0.0")
     """
     allowed = repo.settings.image_registries
-    for task in _once_per_line(_pod_tasks(facts)):
+    for task in _pod_tasks(facts):
         image = task.pod.get("image")
         if not isinstance(image, str) or "{{" in image:
             continue  # a Jinja template is rendered at run time
         if NONE_PART.search(image):
             yield Finding(_unset_image_message(facts, task),
                           *_position(facts, task, ("image", "full_image_name", "account_number",
-                                                   "repo_name", "release")))
+                                                   "repo_name", "release")),
+                          task=task.task_id)
             continue
         registry, tag = _split_image(image)
         problems = []
@@ -371,8 +368,8 @@ def unpinned_image(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
             problems.append(f"its registry '{registry}' is not an allowed one "
                             f"({', '.join(allowed)}): use an image built by the image pipeline")
         if problems:
-            yield Finding(f"image '{image}' of task '{task.task_id}': " + "; ".join(problems),
-                          *_position(facts, task, keywords))
+            yield Finding(f"image '{image}' of task {TASK}: " + "; ".join(problems),
+                          *_position(facts, task, keywords), task=task.task_id)
 
 
 # "None" as a part of an image name: a value formatted in that was None at import.
@@ -391,7 +388,7 @@ def _unset_image_message(facts: DagFileFacts, task: TaskFacts) -> str:
                   "[validation])")
     else:
         source = "it is built from a value that was None when the file was imported"
-    return (f"the image of task '{task.task_id}' cannot be checked: {source}; write the "
+    return (f"the image of task {TASK} cannot be checked: {source}; write the "
             "image in the file (repo_name= and release=, or a full image name with a "
             "pinned tag), or list the variable in env_allowlist if the platform sets it")
 
@@ -417,29 +414,23 @@ def _pod_tasks(facts: DagFileFacts) -> Iterator[TaskFacts]:
         yield from (task for task in dag.tasks if task.is_pod)
 
 
-def _once_per_line(tasks: Iterable[TaskFacts]) -> Iterator[TaskFacts]:
-    """The first task of each line: tasks made in a loop share their line."""
-    seen: set[int] = set()
-    for task in tasks:
-        if task.line and task.line in seen:
-            continue
-        seen.add(task.line)
-        yield task
-
-
 def _literals(facts: DagFileFacts) -> list[tuple[str, Any, int, int]]:
     return facts.source.pod_literals
 
 
 def _find_literal(facts: DagFileFacts, task: TaskFacts, names: tuple[str, ...],
                   value: Any) -> tuple[int, int] | None:
-    """The literal that gave ``value`` under one of ``names``: in the task's own call if
-    there is one, else the first in the file."""
+    """The literal that gave ``value`` under one of ``names``: in the call on the task's
+    line if there is one, else the first outside functions, classes and calls (a module
+    constant such as ``NAMESPACE = "default"``). A literal inside a helper, a class or
+    another task's call is not this task's own: the line that made it is where it is."""
     matches = [(line, column) for key, found, line, column in _literals(facts)
                if key in names and found == value and type(found) is type(value)]
     span = next((call for call in facts.source.calls if call.line == task.line), None)
     inside = [match for match in matches if span and span.line <= match[0] <= span.end_line]
-    found = inside or matches
+    found = inside or [match for match in matches if not facts.source.in_scope(match[0])
+                       and not any(call.line <= match[0] <= call.end_line
+                                   for call in facts.source.calls)]
     return found[0] if found else None
 
 
@@ -473,10 +464,10 @@ def pod_without_role(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
                               image=IMAGE,
                               annotations={"iam.amazonaws.com/role": "airflow_dev_example"})
     """
-    for task in _once_per_line(task for task in _pod_tasks(facts) if task.role is None):
+    for task in (task for task in _pod_tasks(facts) if task.role is None):
         line, column = facts.source.call_position(task.line)
         yield Finding(
-            f"pod task '{task.task_id}' runs with no IAM role: add "
+            f"pod task {TASK} runs with no IAM role: add "
             f"annotations={{\"iam.amazonaws.com/role\": \"airflow_{facts.env}_<name>\"}} with a "
             f"role from environments/{facts.env}/roles/, or use BasicKubernetesPodOperator "
-            "with role=", line, column)
+            "with role=", line, column, task=task.task_id)

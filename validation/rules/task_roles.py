@@ -1,7 +1,8 @@
 """Task role rules: the IAM role each task of a DAG file runs with (DagFileFacts).
 
 A role must exist in the DAG's own environment, belong to it, be well formed and belong
-to the DAG's project. Tasks made in a loop share a line and are reported once.
+to the DAG's project. Every task is checked; tasks with the same problem at the same place
+(made in a loop, or by one helper call) become one problem (run/checks.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 from validation.facts import DagFileFacts, RepoFacts, TaskFacts
-from validation.problems import Finding, Level
+from validation.problems import TASK, Finding, Level
 from validation.registry import Subject, rule
 
 ROLE_NAME = re.compile(r"[a-z0-9_]+")
@@ -40,9 +41,9 @@ def role_missing(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         close = difflib.get_close_matches(role, sorted(known), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         yield Finding(
-            f"role '{role}' of task '{task.task_id}' has no role file "
+            f"role '{role}' of task {TASK} has no role file "
             f"environments/{facts.env}/roles/{role}.yaml{hint}: add it or use an existing role",
-            task.role_line, task.role_column)
+            task.role_line, task.role_column, task=task.task_id)
 
 
 @rule("DAG008", "role-wrong-env", Level.ERROR, Subject.DAG)
@@ -67,9 +68,9 @@ def role_wrong_env(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         # Compare the name as DAG009 would fix it, so one mistake is reported once.
         if not role.lower().replace("-", "_").startswith(prefix):
             yield Finding(
-                f"role '{role}' of task '{task.task_id}' is not a {facts.env} role: a DAG in "
+                f"role '{role}' of task {TASK} is not a {facts.env} role: a DAG in "
                 f"environments/{facts.env} may only use roles named {prefix}<name>",
-                task.role_line, task.role_column)
+                task.role_line, task.role_column, task=task.task_id)
 
 
 @rule("DAG009", "role-name-chars", Level.ERROR, Subject.DAG)
@@ -91,8 +92,8 @@ def role_name_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         if not ROLE_NAME.fullmatch(role):
             fixed = re.sub(r"[^a-z0-9_]+", "_", role.lower()).strip("_")
             yield Finding(
-                f"role '{role}' of task '{task.task_id}' may only use a-z, 0-9 and '_': "
-                f"use '{fixed}'", task.role_line, task.role_column)
+                f"role '{role}' of task {TASK} may only use a-z, 0-9 and '_': "
+                f"use '{fixed}'", task.role_line, task.role_column, task=task.task_id)
 
 
 @rule("DAG021", "role-other-project", Level.WARNING, Subject.DAG)
@@ -124,8 +125,9 @@ def role_other_project(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding
         hint = (f"this project's roles: {', '.join(own)}" if own else
                 f"add environments/{facts.env}/roles/{prefix}{project}.yaml")
         yield Finding(
-            f"role '{role}' of task '{task.task_id}' does not name the project '{facts.project}':"
-            f" use a role of this project ({hint})", task.role_line, task.role_column)
+            f"role '{role}' of task {TASK} does not name the project '{facts.project}':"
+            f" use a role of this project ({hint})", task.role_line, task.role_column,
+            task=task.task_id)
 
 
 def _words(name: str) -> str:
@@ -133,13 +135,10 @@ def _words(name: str) -> str:
 
 
 def _roles(facts: DagFileFacts) -> Iterator[tuple[TaskFacts, str]]:
-    """Each task's role, once per role and line (tasks made in a loop share a line)."""
-    seen: set[tuple[str, int]] = set()
+    """Each task with a role, and its role."""
     for task in facts.registered_tasks:
-        if task.role is None or (task.role, task.role_line) in seen:
-            continue
-        seen.add((task.role, task.role_line))
-        yield task, task.role
+        if task.role is not None:
+            yield task, task.role
 
 
 def _well_formed(role: str, env: str) -> bool:

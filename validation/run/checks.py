@@ -3,15 +3,30 @@
 A rule that raises is a bug in the validator, not in the file: it becomes one VAL001
 problem on that file naming the rule and the exception (as flake8 reports a plugin that
 failed), and the run goes on with the other rules and files.
+
+Rules look at every task; findings about tasks at the same place with the same message
+(the tasks of a loop, or of a helper called on one line) are grouped into one problem
+that names the first task and counts the others: "task 'load-0' ... (and 31 more tasks
+here: 'load-1', ...)". A different problem of a task made on the same line
+(a second pod of the helper with another image) stays a problem of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from validation.facts import RepoFacts
-from validation.problems import INTERNAL_ERROR, INTERNAL_ERROR_NAME, Level, Problem
+from validation.problems import (
+    INTERNAL_ERROR,
+    INTERNAL_ERROR_NAME,
+    TASK,
+    Finding,
+    Fix,
+    Level,
+    Problem,
+)
 from validation.registry import Rule, Subject, all_rules
 
 
@@ -35,14 +50,17 @@ def check_facts(
     return sorted(problems)
 
 
+NAMED_TASKS = 5  # task ids a grouped problem lists after the first
+
+
 def _run_rule(rule: Rule, path: str, facts: Any, repo: RepoFacts) -> list[Problem]:
     found = []
     try:
-        for finding in rule.check(facts, repo):
-            found.append(Problem(path=path, line=finding.line, column=finding.column,
-                                 rule=rule.id, name=rule.slug,
-                                 level=finding.level or rule.level, message=finding.message,
-                                 fix=finding.fix))
+        for group in group_findings(rule.check(facts, repo)):
+            line, column, level, message = group.key
+            found.append(Problem(path=path, line=line, column=column, rule=rule.id,
+                                 name=rule.slug, level=level or rule.level,
+                                 message=task_message(message, group.tasks), fix=group.fix))
     except Exception as error:  # a bug in the rule: reported on the file, the run goes on
         found.append(Problem(
             path=path, line=0, column=0, rule=INTERNAL_ERROR, name=INTERNAL_ERROR_NAME,
@@ -51,3 +69,49 @@ def _run_rule(rule: Rule, path: str, facts: Any, repo: RepoFacts) -> list[Proble
                     f"{type(error).__name__}: {error}. This is a bug in the validator, not "
                     "in your file: please report it (the other rules still ran)"))
     return found
+
+
+GroupKey = tuple[int, int, "Level | None", str]
+
+
+@dataclass
+class Group:
+    """Findings with one (line, column, level, message): the tasks they name (each once;
+    [] for findings about no task) and the fix, kept only for a group of one finding (the
+    mend of one task is not the mend of the tasks made beside it)."""
+
+    key: GroupKey
+    tasks: list[str] = field(default_factory=list)
+    findings: int = 0
+    first_fix: Fix | None = None
+
+    @property
+    def fix(self) -> Fix | None:
+        return self.first_fix if self.findings == 1 else None
+
+
+def group_findings(findings: Iterable[Finding]) -> list[Group]:
+    """Findings grouped by (line, column, level, message), in the order first found."""
+    groups: dict[GroupKey, Group] = {}
+    for finding in findings:
+        key = (finding.line, finding.column, finding.level, finding.message)
+        group = groups.setdefault(key, Group(key, first_fix=finding.fix))
+        group.findings += 1
+        if finding.task and finding.task not in group.tasks:
+            group.tasks.append(finding.task)
+    return list(groups.values())
+
+
+def task_message(message: str, tasks: list[str]) -> str:
+    """``message`` with TASK replaced by the first task and the others counted after it."""
+    if TASK not in message:
+        return message
+    first = f"'{tasks[0]}'" if tasks else "(unnamed)"
+    text = message.replace(TASK, first)
+    others = tasks[1:]
+    if not others:
+        return text
+    named = ", ".join(f"'{task}'" for task in others[:NAMED_TASKS])
+    more = ", ..." if len(others) > NAMED_TASKS else ""
+    noun = "task" if len(others) == 1 else "tasks"
+    return f"{text} (and {len(others)} more {noun} here: {named}{more})"

@@ -22,10 +22,11 @@ MAX_MESSAGE = 400  # characters of an exception message kept in a problem
 MAX_WARNINGS = 50
 
 
-def describe_dags(created: list[tuple[Any, int]], found: list[Any], task_lines: dict[int, int],
-                  clock: datetime) -> list[DagFacts]:
+def describe_dags(created: list[tuple[Any, int]], found: list[Any],
+                  task_lines: dict[int, tuple[int, int]], clock: datetime) -> list[DagFacts]:
     """Facts of each DAG the import created (with the line that created it), marking those
-    Airflow's DagBag accepted (``found``); ``task_lines`` maps id(task) to its line."""
+    Airflow's DagBag accepted (``found``); ``task_lines`` maps id(task) to the outermost
+    and innermost lines of the file that made it."""
     registered = {id(dag) for dag in found}
     seen: set[int] = set()
     described = []
@@ -72,9 +73,9 @@ class _Source:
         if self.tree is None:
             return
         for task in tasks:
-            if task.is_pod and task.line:
-                task.role_argument = self.role_argument(task.line)
-                task.mojap = self.calls_mojap(task.line)
+            if task.is_pod and task.call_line:
+                task.role_argument = self.role_argument(task.call_line)
+                task.mojap = self.calls_mojap(task.call_line)
 
     def calls_mojap(self, line: int) -> bool:
         """Whether the call at ``line`` is mojap-airflow-tools' BasicKubernetesPodOperator,
@@ -112,8 +113,8 @@ def _dagbag_module_name(path: str) -> str:
     return f"unusual_prefix_{digest}_{os.path.splitext(os.path.split(path)[-1])[0]}"
 
 
-def _dag_facts(dag: Any, line: int, registered: bool, task_lines: dict[int, int],
-               clock: datetime) -> DagFacts:
+def _dag_facts(dag: Any, line: int, registered: bool,
+               task_lines: dict[int, tuple[int, int]], clock: datetime) -> DagFacts:
     start = dag.start_date or (dag.default_args or {}).get("start_date")
     kind, value = _schedule(dag)
     facts = DagFacts(
@@ -126,7 +127,7 @@ def _dag_facts(dag: Any, line: int, registered: bool, task_lines: dict[int, int]
         schedule_value=value,
         owner=_plain((dag.default_args or {}).get("owner")),
     )
-    facts.tasks = [_task_facts(task, task_lines.get(id(task), 0)) for task in dag.tasks]
+    facts.tasks = [_task_facts(task, *task_lines.get(id(task), (0, 0))) for task in dag.tasks]
     return facts
 
 
@@ -152,12 +153,12 @@ def _schedule(dag: Any) -> tuple[str, str | None]:
     return type(value).__name__, repr(value)
 
 
-def _task_facts(task: Any, line: int) -> TaskFacts:
+def _task_facts(task: Any, line: int, call_line: int) -> TaskFacts:
     from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import KubernetesPodOperator
 
     is_pod = isinstance(task, KubernetesPodOperator)
     facts = TaskFacts(task_id=str(task.task_id), operator=type(task).__name__, is_pod=is_pod,
-                      line=line)
+                      line=line, call_line=call_line)
     if is_pod:
         facts.role, facts.role_source = _role(task)
         facts.pod = _pod_settings(task)

@@ -108,13 +108,17 @@ class _Recorder(logging.Handler):
 
 
 class Instruments:
-    """Records, for the file being imported, every DAG and task created and the line that
-    created it (the innermost frame of the file on the stack at the time)."""
+    """Records, for the file being imported, every DAG and task created and the lines that
+    created it. A task gets the outermost frame of the file on the stack at the time (the
+    module-level statement that led to it: a helper's call, a class's instantiation, a
+    loop's body), where its problems are reported, and the innermost (the call that made
+    it, inside the helper or class). A DAG gets the innermost: its own DAG(...) call,
+    where dag_id= and schedule= are written."""
 
     def __init__(self) -> None:
         self.path = ""
         self.dags: list[tuple[Any, int]] = []
-        self.task_lines: dict[int, int] = {}
+        self.task_lines: dict[int, tuple[int, int]] = {}  # id(task) -> (outermost, innermost)
         self.recorder = _Recorder()
 
     def install(self) -> None:
@@ -125,10 +129,10 @@ class Instruments:
 
         def init(dag: Any, *args: Any, **kwargs: Any) -> None:
             original_init(dag, *args, **kwargs)
-            instruments.dags.append((dag, instruments.caller_line()))
+            instruments.dags.append((dag, instruments.caller_lines()[1]))
 
         def add_task(dag: Any, task: Any) -> None:
-            instruments.task_lines.setdefault(id(task), instruments.caller_line())
+            instruments.task_lines.setdefault(id(task), instruments.caller_lines())
             original_add_task(dag, task)
 
         DAG.__init__, DAG.add_task = init, add_task  # type: ignore[method-assign, assignment]
@@ -140,13 +144,17 @@ class Instruments:
         self.path, self.dags, self.task_lines = path, [], {}
         self.recorder.errors.clear()
 
-    def caller_line(self) -> int:
+    def caller_lines(self) -> tuple[int, int]:
+        """(outermost, innermost) line of the file being imported on the stack; 0s when
+        the file is not on it."""
         frame: FrameType | None = sys._getframe(2)
+        outer = inner = 0
         while frame is not None:
             if frame.f_code.co_filename == self.path:
-                return frame.f_lineno or 0
+                outer = frame.f_lineno or 0
+                inner = inner or outer
             frame = frame.f_back
-        return 0
+        return outer, inner
 
 
 def run(job: Job, instruments: Instruments, root: str, settings: LoadSettings,
