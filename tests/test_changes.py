@@ -38,9 +38,10 @@ def test_nothing_changed_selects_nothing(repo: Path) -> None:
     assert _selected(repo) == set()
 
 
-def test_a_dag_file_and_the_roles_it_names(repo: Path) -> None:
+def test_a_dag_file_whose_roles_stay_the_same(repo: Path) -> None:
+    # The roles its tasks use did not change: no role's result (ROL016) can change.
     edit(repo, f"{DEV}/dags/examples/use_imports.py", "Use a shared", "Use one shared")
-    assert _selected(repo) == {f"{DEV}/dags/examples/use_imports.py", DEV_ROLE}
+    assert _selected(repo) == {f"{DEV}/dags/examples/use_imports.py"}
 
 
 def test_a_dag_that_stops_naming_a_role_rechecks_the_role(repo: Path) -> None:
@@ -49,10 +50,12 @@ def test_a_dag_that_stops_naming_a_role_rechecks_the_role(repo: Path) -> None:
     assert _selected(repo) == {path, DEV_ROLE, f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"}
 
 
-def test_a_misplaced_dag_file_still_counts_for_role_names(repo: Path) -> None:
-    path = f"{DEV}/dags/stray.py"
-    (repo / path).write_text('ROLE = "airflow_dev_examples_write_to_s3"\n')
-    assert _selected(repo) == {path, f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"}
+def test_a_role_named_but_given_to_no_task_is_not_a_use(repo: Path) -> None:
+    # Which roles a DAG uses is read from what its tasks are given, not a text search:
+    # neither a bare constant nor a misplaced file (not a DAG) uses the role.
+    for path in (f"{DEV}/dags/examples/constant_only.py", f"{DEV}/dags/stray.py"):
+        (repo / path).write_text('ROLE = "airflow_dev_examples_write_to_s3"\n')
+    assert _selected(repo) == {f"{DEV}/dags/examples/constant_only.py", f"{DEV}/dags/stray.py"}
 
 
 def test_an_imports_module_rechecks_the_dags_importing_it(repo: Path) -> None:
@@ -84,15 +87,30 @@ def test_imports_init_rechecks_every_module_and_importer(repo: Path) -> None:
     assert f"{DEV}/dags/examples/write_to_s3.py" not in selected  # imports nothing from imports
 
 
-def test_a_role_rechecks_the_dags_using_it(repo: Path) -> None:
+def test_a_role_edited_in_place_rechecks_no_dag(repo: Path) -> None:
+    # DAG007 and DAG021 read which role files exist (Reads.ROLES), not what they grant.
     edit(repo, DEV_ROLE, "multiple_tasks/*", "multiple_tasks/out/*")
-    assert _selected(repo) == {DEV_ROLE, *DEV_DAGS}
+    assert _selected(repo) == {DEV_ROLE}
+
+
+def test_a_new_role_rechecks_the_dags_using_it(repo: Path) -> None:
+    new = f"{DEV}/roles/airflow_dev_examples_new.yaml"
+    (repo / new).write_text("s3:\n  read_only:\n    - alpha-airflow-examples-dev/new/*\n")
+    edit(repo, f"{DEV}/dags/examples/write_to_s3.py", 'ROLE = "airflow_dev_examples_write_to_s3"',
+         'ROLE = "airflow_dev_examples_new"')
+    edit(repo, f"{DEV}/dags/examples/use_imports.py", "Use a shared", "Use one shared")
+    commit(repo, "a DAG using a role that is not there yet")
+    git(repo, "rm", "-q", new)
+    commit(repo, "the role goes")
+    git(repo, "branch", "-q", "-f", "main")
+    (repo / new).write_text("s3:\n  read_only:\n    - alpha-airflow-examples-dev/new/*\n")
+    assert _selected(repo) == {new, f"{DEV}/dags/examples/write_to_s3.py"}
 
 
 def test_a_role_rechecks_the_other_envs_roles_its_writes_overlap(repo: Path) -> None:
     edit(repo, DEV_ROLE, "    - alpha-airflow-examples-dev/use_imports/*",
          "    - alpha-airflow-examples-dev/use_imports/*\n    - alpha-airflow-examples-prod/*")
-    assert _selected(repo) == {DEV_ROLE, *DEV_DAGS, PROD_ROLE,
+    assert _selected(repo) == {DEV_ROLE, PROD_ROLE,
                                f"{PROD}/roles/airflow_prod_examples_write_to_s3.yaml"}
 
 
@@ -119,9 +137,13 @@ def test_untracked_and_renamed_files(repo: Path) -> None:
     changes = changes_since(repo, "main")
     assert changes.changed == ("imports/examples_memory.py", "imports/examples_new.py")
     assert changes.deleted == ("imports/examples_high_memory.py",)
+    # The DAGs importing the module that went no longer import: their roles cannot be
+    # decided, so every role of their environments is checked again (ROL016).
     assert _selected(repo) == {"imports/examples_memory.py", "imports/examples_new.py",
                                f"{DEV}/dags/examples/use_high_memory_node.py",
-                               f"{PROD}/dags/examples/use_high_memory_node.py"}
+                               f"{PROD}/dags/examples/use_high_memory_node.py",
+                               DEV_ROLE, f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml",
+                               PROD_ROLE, f"{PROD}/roles/airflow_prod_examples_write_to_s3.yaml"}
 
 
 def test_files_outside_the_layout_are_not_checked(repo: Path) -> None:

@@ -98,8 +98,8 @@ def test_one_fix_leaves_the_guide_example_clean(capsys: pytest.CaptureFixture[st
     role_before = (guide / GUIDE_ROLE).read_text()
     code, out, err = _cli(capsys, guide, "--all", "--fix")
     assert err == "Fixed 4 problems in 3 files (DAG001 x1, DAG005 x1, ROL007 x1, STR006 x1).\n"
-    # What is left has no single mend: issue 11 teaches ROL016 the f-string role name.
-    assert [line.split()[1] for line in out.splitlines()[:-1]] == ["ROL016"]
+    # Nothing is left: ROL016 reads the f-string role name and knows the DAG uses the role.
+    assert [line.split()[1] for line in out.splitlines()[:-1]] == []
     assert code == 0
     assert (guide / GUIDE_DAG).read_text() == dag_before.replace(
         '    dag_id=f"{username}.write_to_s3",', '    dag_id="alice.copy_file_s3",').replace(
@@ -118,6 +118,10 @@ def test_one_fix_leaves_the_guide_example_clean(capsys: pytest.CaptureFixture[st
 
 def test_the_fixes_go_into_json_and_sarif(capsys: pytest.CaptureFixture[str],
                                           guide: Path) -> None:
+    # A role no DAG uses: ROL016, which has no single mend (delete it, or use it?).
+    unused = guide / "environments/dev/roles/airflow_dev_alice_spare.yaml"
+    unused.write_text("iam_role_name: airflow_dev_alice_spare\ns3:\n  read_only:\n"
+                      "    - alpha-everyone/*\n")
     _, out, _ = _cli(capsys, guide, "--all", "--format", "json")
     fixes = {problem["rule"]: problem["fix"] for problem in json.loads(out)["problems"]}
     assert fixes["ROL016"] is None
@@ -256,7 +260,9 @@ def test_rol007_sets_the_name_the_dags_use(capsys: pytest.CaptureFixture[str],
     path = "environments/dev/roles/airflow_dev_proj.yaml"
     _repo(tmp_path, {path: "iam_role_name: airflow_dev_other\ns3:\n  read_only:\n"
                            "    - alpha-proj/*\n",
-                     "environments/dev/dags/proj/report.py": 'ROLE = "airflow_dev_proj"\n'})
+                     "environments/dev/dags/proj/report.py":
+                         'ROLE = "airflow_dev_proj"\n'
+                         'BasicKubernetesPodOperator(task_id="t", role=ROLE)\n'})
     _cli(capsys, tmp_path, str(tmp_path / path), "--select", "ROL007", "--fix")
     assert (tmp_path / path).read_text().startswith("iam_role_name: airflow_dev_proj\n")
 

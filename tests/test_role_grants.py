@@ -133,7 +133,8 @@ GOOD_EXCEPTIONS = {
 
 @pytest.mark.parametrize("fixture", sorted(GOOD.glob("*.yaml")), ids=lambda path: path.stem)
 def test_good_role_files(tmp_path: Path, fixture: Path) -> None:
-    write(tmp_path, "environments/dev/dags/example/run.py", f'ROLE = "{fixture.stem}"\n')
+    write(tmp_path, "environments/dev/dags/example/run.py",
+          f'ROLE = "{fixture.stem}"\nBasicKubernetesPodOperator(task_id="t", role=ROLE)\n')
     found = check(tmp_path, fixture.read_text(encoding="utf-8"), fixture.stem, RULES)
     assert found == GOOD_EXCEPTIONS.get(fixture.stem, [])
 
@@ -169,26 +170,56 @@ def test_messages(tmp_path: Path, text: str, fragment: str) -> None:
 
 # -- ROL016: the role must be used --------------------------------------------------------
 
-MENTIONS = [
-    ("environments/dev/dags/proj/run.py", f'ROLE = "{ROLE}"\n', True),
-    ("environments/dev/dags/proj/run.py", f'sa = "{ROLE.replace("_", "-")}"\n', True),
-    ("environments/dev/dags/proj/run.py", 'ROLE = f"airflow_{ENV}_example"\n', True),
-    ("imports/proj_roles.py", f"ROLES = ['{ROLE}']\n", True),
-    ("environments/dev/dags/proj/deep/er.py", f"# uses {ROLE}\n", True),
-    ("environments/prod/dags/proj/run.py", f'ROLE = "{ROLE}"\n', False),  # another env
-    ("environments/dev/dags/proj/run.py", f'ROLE = "{ROLE}_two"\n', False),  # another role
-    ("environments/dev/dags/proj/run.py", f'ROLE = "x{ROLE}"\n', False),
-    ("environments/dev/dags/proj/run.py", f'sa = "{ROLE.replace("_", "-")}-two"\n', False),
-    ("environments/dev/dags/proj/README.md", f"Role: {ROLE}\n", False),  # not code
+TASK = 'BasicKubernetesPodOperator(task_id="t", role=ROLE)\n'
+GUIDE = ('username = "alice"\nROLE = f"airflow_dev_{username}_example"\n'
+         'task = BasicKubernetesPodOperator(dag=dag, role=ROLE, task_id="task-1")\n')
+USES: list[tuple[dict[str, str], bool]] = [
+    # used: what the source gives a task, read without running it
+    ({"environments/dev/dags/proj/run.py": f'ROLE = "{ROLE}"\n' + TASK}, True),
+    ({"environments/dev/dags/proj/run.py":
+      f'KubernetesPodOperator(task_id="t", service_account_name="{ROLE.replace("_", "-")}")\n'},
+     True),
+    ({"environments/dev/dags/proj/run.py": 'ENV = "dev"\nROLE = f"airflow_{ENV}_example"\n'
+      + TASK}, True),
+    ({"environments/dev/dags/proj/run.py": "ANNOTATIONS = {'iam.amazonaws.com/role': "
+      f"'{ROLE}'}}\nKubernetesPodOperator(task_id='t', annotations=ANNOTATIONS)\n"}, True),
+    ({"environments/dev/dags/proj/run.py": f'def pod(task_id, role="{ROLE}"):\n'
+      '    return BasicKubernetesPodOperator(task_id=task_id, role=role)\npod("t")\n'}, True),
+    ({"imports/proj_roles.py": f"ROLE = '{ROLE}'\n",
+      "environments/dev/dags/proj/run.py": "from imports.proj_roles import ROLE\n" + TASK}, True),
+    # cannot be decided: ROL016 cannot prove the role unused and stays silent
+    ({"environments/dev/dags/proj/run.py": "BasicKubernetesPodOperator(role=get_role())\n"}, True),
+    ({"environments/dev/dags/proj/run.py": "def broken(:\n"}, True),
+    # not used
+    ({"environments/dev/dags/proj/run.py": f'ROLE = "{ROLE}"\n'}, False),  # given to no task
+    ({"environments/dev/dags/proj/run.py": f"# uses {ROLE}\n"}, False),  # a comment
+    ({"imports/proj_roles.py": f"ROLES = ['{ROLE}']\n"}, False),  # a module no DAG imports
+    ({"environments/dev/dags/proj/deep/er.py": f'ROLE = "{ROLE}"\n' + TASK}, False),  # no DAG
+    ({"environments/prod/dags/proj/run.py": f'ROLE = "{ROLE}"\n' + TASK}, False),  # other env
+    ({"environments/dev/dags/proj/run.py": f'ROLE = "{ROLE}_two"\n' + TASK}, False),
+    ({"environments/dev/dags/proj/run.py": f'ROLE = "x{ROLE}"\n' + TASK}, False),
+    ({"environments/dev/dags/proj/README.md": f"Role: {ROLE}\n"}, False),  # not code
 ]
 
 
-@pytest.mark.parametrize("rel_path, text, used", MENTIONS)
-def test_unused_role(tmp_path: Path, rel_path: str, text: str, used: bool) -> None:
-    write(tmp_path, rel_path, text)
+@pytest.mark.parametrize("files, used", USES)
+def test_unused_role(tmp_path: Path, files: dict[str, str], used: bool) -> None:
+    for rel_path, text in files.items():
+        write(tmp_path, rel_path, text)
     role = "# the example role\n" + NAMED + "s3:\n  read_only: [alpha-x/*]\n"
     expected = [] if used else [("ROL016", 2, 16, W)]
     assert check(tmp_path, role, rules=RULES) == expected
+
+
+def test_the_guides_example_uses_its_f_string_role(tmp_path: Path) -> None:
+    write(tmp_path, "environments/dev/dags/alice/copy_file_s3.py", GUIDE)
+    role = "iam_role_name: airflow_dev_alice_example\ns3:\n  read_write:\n" \
+        "    - alpha-everyone/airflow-example/*\n"
+    assert check(tmp_path, role, "airflow_dev_alice_example", rules=RULES) == []
+    write(tmp_path, "environments/dev/dags/alice/copy_file_s3.py",
+          GUIDE.replace("_example", "_other"))
+    assert check(tmp_path, role, "airflow_dev_alice_example", rules=RULES) == [
+        ("ROL016", 1, 16, W)]
 
 
 def test_unused_role_without_a_name_points_at_the_document(tmp_path: Path) -> None:

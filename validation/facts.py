@@ -122,7 +122,10 @@ class RepoFacts:
     # env -> bucket -> the write grants in that bucket; a grant whose bucket part has a
     # wildcard is filed under "*" (SEC001 compares a path with its bucket's and those)
     role_writes: dict[str, dict[str, tuple[WriteGrant, ...]]] | None = None
-    role_mentions: dict[str, frozenset[str]] | None = None  # env -> role stems its code names
+    # env -> the role stems its DAG files use (validation.loaders.role_users), and the
+    # DAG files whose roles cannot be decided (ROL016 then cannot prove a role unused).
+    role_users: dict[str, frozenset[str]] | None = None
+    role_undecided: dict[str, tuple[str, ...]] | None = None
 
 
 # -- DAG files ----------------------------------------------------------------------------

@@ -27,6 +27,31 @@ class Subject(str, enum.Enum):
     SUPPRESSIONS = "suppressions"  # inline suppressions: validation.facts.SuppressionFacts
 
 
+class Reads(str, enum.Enum):
+    """What a cross-file rule reads of the repository beyond the file it is given: the
+    fields of RepoFacts it may use (root, environments and settings are free to all).
+
+    Declared in @rule(reads=...), and enforced: a rule that reads a field it did not
+    declare raises (run/checks.py, so its tests fail with VAL001). ``--changed-since``
+    derives from these declarations which files' results a change can alter
+    (validation/vcs/dependents.py): there is no second list to keep.
+    """
+
+    ROLES = "roles"  # which role files exist in each environment
+    PROJECTS = "projects"  # the project folders of each environment
+    READMES = "readmes"  # the project folders with a README.md
+    IMPORTS_INIT = "imports_has_init"  # whether imports/__init__.py exists
+    ROLE_WRITES = "role_writes"  # every role file's S3 write paths
+    ROLE_USERS = "role_users"  # the roles each environment's DAG files use
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The RepoFacts fields this declaration lets a rule read."""
+        return (self.value, "role_undecided") if self is Reads.ROLE_USERS else (self.value,)
+
+
+FREE_REPO_FIELDS = frozenset({"root", "environments", "settings"})
+
 Check = Callable[[Any, Any], Iterable[Finding]]
 
 
@@ -38,6 +63,7 @@ class Rule:
     subject: Subject
     check: Check
     default: bool = True  # runs unless deselected; False: only when selected (opt-in)
+    reads: frozenset[Reads] = frozenset()  # repository facts it reads (cross-file rules)
 
     @property
     def family(self) -> str:
@@ -64,17 +90,18 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(rule_id: str, slug: str, level: Level, subject: Subject, *,
-         default: bool = True) -> Callable[[Check], Check]:
+         default: bool = True, reads: Iterable[Reads] = ()) -> Callable[[Check], Check]:
     """Register the decorated function as the check of rule ``rule_id``.
 
     ``default=False`` makes an opt-in rule: it runs only when selected in the
-    configuration or on the command line.
+    configuration or on the command line. ``reads``: the repository facts a cross-file
+    rule reads (Reads), the only ones it is given.
     """
 
     def register(check: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} is registered twice")
-        RULES[rule_id] = Rule(rule_id, slug, level, subject, check, default)
+        RULES[rule_id] = Rule(rule_id, slug, level, subject, check, default, frozenset(reads))
         return check
 
     return register

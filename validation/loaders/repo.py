@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from validation.facts import RepoFacts, WriteGrant
+from validation.facts import DagFileFacts, RepoFacts, WriteGrant
 from validation.loaders.files import read_text
+from validation.loaders.role_users import file_roles
+from validation.routes import Kind, route
 from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")
 MAX_ROLE_BYTES = 1_000_000  # as the role loader: real role files have a few hundred bytes
 MAX_C_DEPTH = 200  # nesting libyaml may be given (see yaml_loader)
+
+FactsOf = Callable[[str], DagFileFacts | None]  # a DAG file's facts, if the run has them
 
 
 def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
@@ -56,23 +59,51 @@ def scan_repo(root: Path, environments: tuple[str, ...]) -> RepoFacts:
 
 
 def with_role_context(root: Path, repo: RepoFacts,
-                      checked: Iterable[tuple[str, str]] = ()) -> RepoFacts:
-    """``repo`` with every role's write grants and the roles each env's code mentions.
+                      checked: Iterable[tuple[str, str]] = (),
+                      facts_of: FactsOf | None = None) -> RepoFacts:
+    """``repo`` with every role's write grants and the roles each env's DAG files use.
 
     Read from disk, whichever files were named, and only when role files are checked:
     runs without role files do none of this work. ``checked`` adds (env, stem) of role
-    files being checked that the scan skips (a name starting with a dot, say).
+    files being checked that the scan skips (a name starting with a dot, say);
+    ``facts_of`` gives the facts of a DAG file at its current content when the run has
+    them (loaded, or from the cache), so that the roles its tasks really have count.
     """
-    stems = {env: set(repo.roles.get(env, frozenset())) for env in repo.environments}
-    for env, stem in checked:
-        stems.setdefault(env, set()).add(stem)
+    users: dict[str, frozenset[str]] = {}
+    undecided: dict[str, tuple[str, ...]] = {}
+    for env in repo.environments:
+        used, unknown = dag_role_users(root, env, facts_of)
+        users[env], undecided[env] = used, tuple(unknown)
     return dataclasses.replace(
         repo,
         role_writes={env: _write_grants(root, env, repo.roles.get(env, frozenset()))
                      for env in repo.environments},
-        role_mentions={env: _mentioned_roles(root, env, frozenset(names))
-                       for env, names in stems.items()},
+        role_users=users,
+        role_undecided=undecided,
     )
+
+
+def dag_role_users(root: Path, env: str, facts_of: FactsOf | None = None,
+                   ) -> tuple[frozenset[str], list[str]]:
+    """(the roles the env's DAG files use, the DAG files whose roles cannot be decided)."""
+    used: set[str] = set()
+    unknown: list[str] = []
+    for path in env_dag_files(root, env):
+        roles = file_roles(root, path, facts_of(path) if facts_of else None)
+        if roles is None:
+            unknown.append(path)
+        else:
+            used |= roles
+    return frozenset(used), unknown
+
+
+def env_dag_files(root: Path, env: str) -> list[str]:
+    """The DAG files of environments/<env>/dags/ (dags/<project>/<dag>.py)."""
+    folder = root / "environments" / env / "dags"
+    found = [f"environments/{env}/dags/{project.name}/{path.name}"
+             for project in (sorted(folder.iterdir()) if folder.is_dir() else [])
+             if project.is_dir() for path in sorted(project.glob("*.py"))]
+    return [path for path in found if route(path).kind is Kind.DAG and (root / path).is_file()]
 
 
 def _write_grants(root: Path, env: str, stems: frozenset[str],
@@ -161,44 +192,3 @@ def _shallow(text: str) -> bool:
     lines = max((len(line) - len(line.lstrip()) + line.count("-") + line.count("?")
                  + line.count(":") for line in text.splitlines()), default=0)
     return deepest + lines < MAX_C_DEPTH
-
-
-def _mentioned_roles(root: Path, env: str, stems: frozenset[str]) -> frozenset[str]:
-    """The role stems named in the text of the env's DAG files or of imports/ modules.
-
-    A plain text search, nothing is imported: the name as written (``airflow_dev_x``),
-    as a service account spells it (``airflow-dev-x``), or as a template for any env
-    (``airflow_{env}_x``); each as a whole word. The words are collected once, so the
-    cost does not grow with the number of roles.
-    """
-    files = [*sorted((root / "environments" / env / "dags").rglob("*.py")),
-             *sorted((root / "imports").rglob("*.py"))]
-    words: set[str] = set()
-    templated: set[str] = set()
-    for path in files:  # one file at a time: memory grows with the words, not the files
-        file_words, file_templated = _role_words(read_text(path) or "")
-        words |= file_words
-        templated |= file_templated
-    return _named(words, templated, env, stems)
-
-
-def roles_named_in(text: str, env: str, stems: Iterable[str]) -> frozenset[str]:
-    """The role stems of ``env`` that ``text`` names, as ROL016 counts a mention."""
-    words, templated = _role_words(text)
-    return _named(words, templated, env, stems)
-
-
-def _role_words(text: str) -> tuple[set[str], set[str]]:
-    """The words of ``text`` (``-`` kept too, as service accounts spell roles) and the
-    tails of templated role names (``airflow_{env}_<tail>``)."""
-    words = set(re.findall(r"\w+", text)) | set(re.findall(r"[\w-]+", text))
-    return words, set(re.findall(r"(?<!\w)airflow_\{[^{}\n]*\}_(\w+)", text))
-
-
-def _named(words: set[str], templated: set[str], env: str,
-           stems: Iterable[str]) -> frozenset[str]:
-    prefix = f"airflow_{env}_"
-    return frozenset(
-        stem for stem in stems
-        if stem in words or stem.replace("_", "-") in words
-        or (stem.startswith(prefix) and stem[len(prefix):] in templated))

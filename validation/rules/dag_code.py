@@ -15,11 +15,12 @@ from validation.facts import (
     TaskFacts,
 )
 from validation.problems import Finding, Level
-from validation.registry import Subject, rule
+from validation.registry import Reads, Subject, rule
 from validation.rules.secret_patterns import secret_kind
 
 
-@rule("DAG018", "foreign-import", Level.ERROR, Subject.DAG)
+@rule("DAG018", "foreign-import", Level.ERROR, Subject.DAG,
+      reads=[Reads.PROJECTS])
 def foreign_import(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     """The DAG imports a module of imports/ that belongs to another project.
 

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 
 from validation.facts import ImportsModuleFacts, RepoFacts
 from validation.problems import Finding, Level
-from validation.registry import Subject, rule
+from validation.registry import Reads, Subject, rule
 
 # <prefix>_<rest>: the shape of a module name that says which project owns it.
 PREFIXED = re.compile(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)+")
 
 
-@rule("IMP001", "module-prefix", Level.ERROR, Subject.IMPORTS)
+@rule("IMP001", "module-prefix", Level.ERROR, Subject.IMPORTS,
+      reads=[Reads.PROJECTS])
 def module_prefix(module: ImportsModuleFacts, repo: RepoFacts) -> Iterator[Finding]:
     """An imports/ module's name is not <project>_<name>: it names no owner at all.
 
@@ -41,7 +42,8 @@ def module_prefix(module: ImportsModuleFacts, repo: RepoFacts) -> Iterator[Findi
         f"imports/<project>_{module.name}.py (projects: {_known(repo)})")
 
 
-@rule("IMP002", "unknown-project", Level.ERROR, Subject.IMPORTS)
+@rule("IMP002", "unknown-project", Level.ERROR, Subject.IMPORTS,
+      reads=[Reads.PROJECTS])
 def unknown_project(module: ImportsModuleFacts, repo: RepoFacts) -> Iterator[Finding]:
     """An imports/ module is named <prefix>_<name>, but no project folder is <prefix>.
 

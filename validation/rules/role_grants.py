@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from validation.facts import RepoFacts, RoleFacts
 from validation.problems import Finding, Level
-from validation.registry import Subject, rule
+from validation.registry import Reads, Subject, rule
 from validation.rules.role_nodes import has_content, key_position, position, string_entries
 from validation.s3 import (
     bucket_name_problem,
@@ -245,18 +245,23 @@ def _kms_hint(entry: str) -> str:
 # -- ROL016: is the role used -------------------------------------------------------------
 
 
-@rule("ROL016", "unused-role", Level.WARNING, Subject.ROLE)
+@rule("ROL016", "unused-role", Level.WARNING, Subject.ROLE,
+      reads=[Reads.ROLE_USERS])
 def unused_role(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
-    """No DAG file or imports module of the role's environment mentions the role.
+    """No DAG file of the role's environment uses the role.
 
     Why: an unused role is standing access nobody reviews; it often means a typo in the
-    DAG's role name or a role left behind by a deleted DAG. The check is a text search of
-    environments/<env>/dags/ and imports/ for the name, its service-account spelling
-    (`airflow-dev-x`) or a template such as `airflow_{env}_x`.
+    DAG's role name or a role left behind by a deleted DAG. A DAG file uses the roles its
+    tasks run with: from its import when it imports (the role annotation, or the service
+    account with "-" for "_"), else from its source, read without running it (string
+    literals, f-strings and the module's constants, as the user guide writes
+    `ROLE = f"airflow_dev_{username}_example"`, and those of the imports/ modules it
+    imports). When some DAG file's roles cannot be decided either way (a role computed
+    by a function call, say), the rule cannot prove a role unused and stays silent.
 
     Bad:
 
-        # environments/dev/roles/airflow_dev_example.yaml; no DAG names airflow_dev_example
+        # environments/dev/roles/airflow_dev_example.yaml; no task uses airflow_dev_example
         iam_role_name: airflow_dev_example
 
     Good:
@@ -265,13 +270,12 @@ def unused_role(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
         # environments/dev/dags/example/run.py has: ROLE = "airflow_dev_example"
         iam_role_name: airflow_dev_example
     """
-    mentions = repo.role_mentions
-    if mentions is None or role.env not in repo.environments:
+    users, undecided = repo.role_users, repo.role_undecided
+    if users is None or role.env not in repo.environments:
         return
-    if role.name in mentions.get(role.env, frozenset()):
+    if role.name in users.get(role.env, frozenset()) or (undecided or {}).get(role.env):
         return
     where = position(role, "/iam_role_name") if has_content(role) else (1, 1)
     yield Finding(
-        f"no DAG in environments/{role.env}/dags/ and no module in imports/ mentions "
-        f"`{role.name}` (nor `{role.name.replace('_', '-')}`): use it in a task "
-        f"(role=\"{role.name}\") or delete the file", *where)
+        f"no task of a DAG in environments/{role.env}/dags/ uses `{role.name}`: use it in "
+        f"a task (role=\"{role.name}\") or delete the file", *where)

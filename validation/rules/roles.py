@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from validation.facts import RepoFacts, RoleFacts
 from validation.problems import Finding, Fix, Level
-from validation.registry import Subject, rule
+from validation.registry import Reads, Subject, rule
 from validation.rules import mends
 from validation.rules.role_nodes import (
     dotted,
@@ -355,7 +355,8 @@ def role_name_too_long(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
             f"of {AWS_ROLE_NAME_LIMIT} for role names: shorten it by {excess}", 1, 1)
 
 
-@rule("ROL007", "iam-role-name-mismatch", Level.ERROR, Subject.ROLE)
+@rule("ROL007", "iam-role-name-mismatch", Level.ERROR, Subject.ROLE,
+      reads=[Reads.ROLE_USERS])
 def iam_role_name_mismatch(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
     """`iam_role_name` is set and differs from the role file's name.
 
@@ -391,8 +392,10 @@ def _set_name_fix(name: str, role: RoleFacts, repo: RepoFacts) -> Fix | None:
     the mend, and choosing is the user's."""
     if not _valid_stem(role.name, role.env, repo):
         return None
-    mentions = (repo.role_mentions or {}).get(role.env)
-    used = mentions is not None and role.name in mentions and name not in mentions
+    users = (repo.role_users or {}).get(role.env)
+    undecided = (repo.role_undecided or {}).get(role.env)
+    # Proven: a DAG uses the file's name and none can use the other (no file undecided).
+    used = users is not None and not undecided and role.name in users and name not in users
     if _valid_stem(name, role.env, repo) and not used:
         return None
     return mends.fix(f"set iam_role_name to `{role.name}`",

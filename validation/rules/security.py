@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from validation.facts import RepoFacts, RoleFacts, WriteGrant
 from validation.problems import Finding, Level
-from validation.registry import Subject, rule
+from validation.registry import Reads, Subject, rule
 from validation.rules.role_grants import s3_paths
 from validation.rules.role_nodes import has_content, key_position, position, string_entries
 from validation.s3 import bucket_of, globs_overlap, has_wildcard, normal_path
@@ -38,7 +38,8 @@ def _fnmatch_any(bucket: str, patterns: tuple[str, ...]) -> str | None:
 # -- SEC001: dev and prod do not write to the same places ---------------------------------
 
 
-@rule("SEC001", "cross-env-write", Level.ERROR, Subject.ROLE)
+@rule("SEC001", "cross-env-write", Level.ERROR, Subject.ROLE,
+      reads=[Reads.ROLE_WRITES])
 def cross_env_write(role: RoleFacts, repo: RepoFacts) -> Iterator[Finding]:
     """A write path of the role overlaps a write path of a role in another environment.
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from validation.facts import PathFacts, RepoFacts, SuppressionFacts
 from validation.problems import Finding, Level
-from validation.registry import Subject, rule
+from validation.registry import Reads, Subject, rule
 from validation.routes import AIRFLOW_ROOT_FILES, Kind, airflow_imports
 from validation.rules import mends
 
@@ -246,7 +246,8 @@ def role_extension(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
 # -- STR006 -------------------------------------------------------------------------------
 
 
-@rule("STR006", "missing-readme", Level.WARNING, Subject.PATH)
+@rule("STR006", "missing-readme", Level.WARNING, Subject.PATH,
+      reads=[Reads.READMES])
 def missing_readme(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
     """A project folder with DAG files has no README.md (reported on each DAG file).
 
@@ -280,7 +281,8 @@ def missing_readme(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
 # -- STR007 -------------------------------------------------------------------------------
 
 
-@rule("STR007", "imports-not-package", Level.ERROR, Subject.PATH)
+@rule("STR007", "imports-not-package", Level.ERROR, Subject.PATH,
+      reads=[Reads.IMPORTS_INIT])
 def imports_not_package(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
     """A module in imports/ while imports/ has no __init__.py (reported on each module).
 

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 
 from validation.facts import DagFileFacts, RepoFacts, TaskFacts
 from validation.problems import TASK, Finding, Level
-from validation.registry import Subject, rule
+from validation.registry import Reads, Subject, rule
 
 ROLE_NAME = re.compile(r"[a-z0-9_]+")
 
 
-@rule("DAG007", "role-missing", Level.ERROR, Subject.DAG)
+@rule("DAG007", "role-missing", Level.ERROR, Subject.DAG,
+      reads=[Reads.ROLES])
 def role_missing(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     """A task uses a role that has no role file in the DAG's environment.
 
@@ -96,7 +97,8 @@ def role_name_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
                 f"use '{fixed}'", task.role_line, task.role_column, task=task.task_id)
 
 
-@rule("DAG021", "role-other-project", Level.WARNING, Subject.DAG)
+@rule("DAG021", "role-other-project", Level.WARNING, Subject.DAG,
+      reads=[Reads.ROLES])
 def role_other_project(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     """A task uses a role whose name does not contain the project folder name.
 

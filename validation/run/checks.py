@@ -27,7 +27,7 @@ from validation.problems import (
     Level,
     Problem,
 )
-from validation.registry import Rule, Subject, all_rules
+from validation.registry import FREE_REPO_FIELDS, Rule, Subject, all_rules
 
 
 def check_facts(
@@ -53,14 +53,31 @@ def check_facts(
 NAMED_TASKS = 5  # task ids a grouped problem lists after the first
 
 
+class UndeclaredRead(AttributeError):
+    """A rule read a repository fact its @rule(reads=...) does not declare."""
+
+
+class RepoView:
+    """The repository facts a rule declared it reads (registry.Reads), and no others: so
+    the declarations --changed-since follows cannot fall behind what the rules read."""
+
+    def __init__(self, repo: RepoFacts, rule: Rule) -> None:
+        self._repo = repo
+        self._rule = rule
+        self._allowed = FREE_REPO_FIELDS.union(*(reads.fields for reads in rule.reads))
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self._allowed and not name.startswith("__"):
+            raise UndeclaredRead(f"{self._rule.id} reads RepoFacts.{name} but its @rule does "
+                                 "not declare it in reads=")
+        return getattr(self._repo, name)
+
+
 def _run_rule(rule: Rule, path: str, facts: Any, repo: RepoFacts) -> list[Problem]:
+    findings: list[Finding] = []
     found = []
     try:
-        for group in group_findings(rule.check(facts, repo)):
-            line, column, level, message = group.key
-            found.append(Problem(path=path, line=line, column=column, rule=rule.id,
-                                 name=rule.slug, level=level or rule.level,
-                                 message=task_message(message, group.tasks), fix=group.fix))
+        findings.extend(rule.check(facts, RepoView(repo, rule)))
     except Exception as error:  # a bug in the rule: reported on the file, the run goes on
         found.append(Problem(
             path=path, line=0, column=0, rule=INTERNAL_ERROR, name=INTERNAL_ERROR_NAME,
@@ -68,6 +85,11 @@ def _run_rule(rule: Rule, path: str, facts: Any, repo: RepoFacts) -> list[Proble
             message=f"rule {rule.id} ({rule.slug}) failed on this file: "
                     f"{type(error).__name__}: {error}. This is a bug in the validator, not "
                     "in your file: please report it (the other rules still ran)"))
+    for group in group_findings(findings):
+        line, column, level, message = group.key
+        found.append(Problem(path=path, line=line, column=column, rule=rule.id,
+                             name=rule.slug, level=level or rule.level,
+                             message=task_message(message, group.tasks), fix=group.fix))
     return found
 
 

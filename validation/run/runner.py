@@ -46,6 +46,7 @@ class _Loaded:
     complete: bool = True  # every file's facts could be stored (no crash ...)
     modules: set[str] = field(default_factory=set)  # repository files the DAGs imported
     notes: list[str] = field(default_factory=list)  # e.g. imports without kernel containment
+    dags: dict[str, DagFileFacts] = field(default_factory=dict)  # DAG facts of this run
 
 
 @dataclass
@@ -58,6 +59,12 @@ class _Run:
     progress: Progress | None
     require_kernel: bool = False
     loaded: _Loaded = field(default_factory=_Loaded)
+
+    def dag_facts(self, path: str) -> DagFileFacts | None:
+        """The facts of a DAG file at its current content, if this run or the store has
+        them (the roles its tasks really have count for ROL016)."""
+        found = self.loaded.dags.get(path)
+        return found if found is not None else self.store.get_facts(FactKind.DAG, path)
 
 
 def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config, cwd: Path,
@@ -170,7 +177,7 @@ def _check_roles(state: _Run, paths: list[PathFacts], repo: RepoFacts,
     roles = [path for path in paths if path.route.kind is Kind.ROLE]
     if roles:  # the cross-file role rules read the other roles and the DAG sources once
         repo = with_role_context(state.root, repo, [(p.route.env or "", p.route.name or "")
-                                                    for p in roles])
+                                                    for p in roles], state.dag_facts)
     problems, roles, checks = _stored_problems(state, roles, repo, rules)
     for path in roles:
         facts = _load_role(state, path)
@@ -261,6 +268,7 @@ def _load_python(state: _Run, paths: list[PathFacts]
                 loaded.complete = store.put_facts(kind, path, facts) and loaded.complete
         dags.update(new_dags)
         imports.update(new_imports)
+    loaded.dags.update(dags)
     return dags, imports
 
 

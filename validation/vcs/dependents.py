@@ -1,12 +1,40 @@
-"""Which files' results depend on a changed file (``--changed-since``), read from the
-sources without importing anything: the AST for imports, text for role names, PyYAML for
-role write paths.
+"""Which files' results depend on a changed file (``--changed-since``), derived from what
+the rules declare they read, read from the sources without importing anything.
 
 A file is re-checked when its result may differ from the one it had at the base commit,
-whichever way: an error that goes away is re-checked too, and then shows nothing. What is
-not followed: imports spelt at run time in ways the AST cannot see (other than a string
-``"imports.<module>"``), a DAG file importing another DAG file, and DAG021's hint (the
-list of the project's roles in its message) when a role of the project comes or goes.
+whichever way: an error that goes away is re-checked too, and then shows nothing.
+
+Two kinds of dependency:
+
+- **what a file's facts are made of**: a DAG file's or imports/ module's facts come from
+  its own source and the imports/ modules it imports (the AST, functions included, and
+  strings such as ``"imports.x"``); so a changed imports/ module re-checks its importers,
+  and imports/__init__.py every module and every DAG importing from imports;
+- **what a cross-file rule reads** of the repository: each rule declares it in
+  ``@rule(reads=...)`` (validation/registry.py, ``Reads``). A change is turned into the
+  repository facts it changes (below), and every rule reading that fact has the files
+  of its subject re-checked that the change can reach: its scope, narrowed where the
+  fact says who can see it, else every file of that subject. A new cross-file rule is
+  followed as soon as it declares what it reads, and it cannot read what it did not
+  declare (validation/run/checks.py).
+
+What a change changes, and who can see it:
+
+- ROLES, a role file added or deleted: the DAG files of its env that use the role (or
+  may: their roles cannot be decided), or whose project its name names (DAG021's hint);
+- ROLE_WRITES, a role file's write paths: the other environments' roles whose write
+  paths overlap them, before or after;
+- ROLE_USERS, a DAG file or imports/ module: the roles, before and after, of the DAG files
+  it reaches (itself, its importers), i.e. those role files; all of the env's when some
+  DAG's roles cannot be decided;
+- PROJECTS, a project folder appearing or going: the imports/ modules named after it, and
+  the DAG files importing them;
+- READMES, a project's README.md: the project's files;
+- IMPORTS_INIT, imports/__init__.py appearing or going: the files under imports/.
+
+Which roles a DAG uses is validation.loaders.role_users' static reading (constants,
+f-strings, helpers' parameters), the same ROL016 uses. Not followed: imports spelt at
+run time in other ways, and a DAG file importing another DAG file.
 """
 
 from __future__ import annotations
@@ -14,7 +42,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +50,9 @@ import yaml
 
 from validation.loaders.files import read_text
 from validation.loaders.paths import all_paths
-from validation.loaders.repo import WRITE_ACCESS, roles_named_in, yaml_loader
+from validation.loaders.repo import WRITE_ACCESS, yaml_loader
+from validation.loaders.role_users import Roles, static_roles
+from validation.registry import Reads, Subject, all_rules
 from validation.routes import Kind, route
 from validation.s3 import globs_overlap, normal_path
 from validation.vcs.git import GitError, git, old_text
@@ -30,6 +60,8 @@ from validation.vcs.git import GitError, git, old_text
 INIT = "imports/__init__.py"
 PYTHON = (Kind.DAG, Kind.IMPORTS_MODULE, Kind.IMPORTS_INIT)
 IMPORTS_STRING = re.compile(r"imports\.(\w+)")
+SUBJECT_KINDS = {Subject.DAG: (Kind.DAG,), Subject.ROLE: (Kind.ROLE,),
+                 Subject.IMPORTS: (Kind.IMPORTS_MODULE,)}  # PATH, SUPPRESSIONS: every file
 
 
 @dataclass(frozen=True)
@@ -44,20 +76,33 @@ class Source:
     imports: frozenset[str]  # the imports/ files it imports (imports/__init__.py included)
 
 
+@dataclass(frozen=True)
+class Change:
+    """A repository fact a change altered: which fact, in which environment (None: all),
+    and its detail (a role stem, a project, the S3 write paths ...)."""
+
+    reads: Reads
+    env: str | None
+    detail: Any = None
+
+
 @dataclass
 class Repository:
     """The sources and role files of the working tree, read once."""
 
     root: Path
     base: str
+    paths: list[str]
     sources: dict[str, Source]
     roles: dict[str, dict[str, str]]  # env -> role stem -> path
+    usage: dict[str, Roles] = field(default_factory=dict)  # DAG file -> its roles now
 
     @classmethod
     def read(cls, root: Path, base: str) -> Repository:
+        paths = all_paths(root)
         sources: dict[str, Source] = {}
         roles: dict[str, dict[str, str]] = {}
-        for path in all_paths(root):
+        for path in paths:
             where = route(path)
             if where.kind in PYTHON:
                 text = read_text(root / path) or ""
@@ -65,7 +110,7 @@ class Repository:
                                        imported_files(text, inside_imports=where.env is None))
             elif where.kind is Kind.ROLE and where.env and where.name:
                 roles.setdefault(where.env, {})[where.name] = path
-        return cls(root, base, sources, roles)
+        return cls(root, base, paths, sources, roles)
 
     def importers(self, targets: Iterable[str]) -> set[str]:
         """The sources importing any of ``targets``, directly or through imports/ modules."""
@@ -80,9 +125,27 @@ class Repository:
                         todo.append(source.path)
         return found
 
-    def dags(self, paths: Iterable[str], env: str | None = None) -> set[str]:
-        return {path for path in paths if self.sources[path].kind is Kind.DAG
-                and (env is None or self.sources[path].env == env)}
+    def dags(self, env: str | None = None) -> list[Source]:
+        return [source for source in self.sources.values() if source.kind is Kind.DAG
+                and (env is None or source.env == env)]
+
+    def roles_now(self, path: str) -> Roles:
+        """The roles the DAG file uses now (static reading; None: cannot be decided)."""
+        if path not in self.usage:
+            self.usage[path] = static_roles(self.sources[path].text,
+                                            lambda p: read_text(self.root / p))
+        return self.usage[path]
+
+    def roles_before(self, path: str) -> Roles:
+        """The roles the DAG file used at the base (frozenset() if it did not exist)."""
+        text = old_text(self.root, self.base, path)
+        if text is None:
+            return frozenset()
+        return static_roles(text, lambda p: old_text(self.root, self.base, p))
+
+    def files(self, subject: Subject) -> list[str]:
+        kinds = SUBJECT_KINDS.get(subject)
+        return [path for path in self.paths if kinds is None or route(path).kind in kinds]
 
 
 def dependents(root: Path, base: str, touched: list[str]) -> set[str]:
@@ -90,32 +153,161 @@ def dependents(root: Path, base: str, touched: list[str]) -> set[str]:
     deleted since ``base``), the touched files themselves not included."""
     repo = Repository.read(root, base)
     found: set[str] = set()
+    rules = list(all_rules().values())
     for path in touched:
-        where = route(path)
-        if where.kind is Kind.ROLE and where.env and where.name:
-            found |= role_users(repo, where.env, where.name)
-            found |= overlapping_roles(repo, path, where.env)
-        elif _counts_for_rol016(path):
-            found |= named_roles(repo, path, where.env)
-        if where.kind is Kind.IMPORTS_MODULE:
-            found |= repo.importers([path])
-        elif where.kind is Kind.IMPORTS_INIT:
-            found |= repo.importers([INIT]) | {p for p, s in repo.sources.items()
-                                               if s.kind is Kind.IMPORTS_MODULE}
-        elif where.kind is Kind.README:
-            found |= {p for p, s in repo.sources.items() if s.kind is Kind.DAG
-                      and (s.env, s.project) == (where.env, where.project)}
-        if where.kind is Kind.DAG and where.env and where.project:
-            found |= project_users(repo, where.env, where.project)
+        found |= made_of(repo, path)
+        for change in changes_of(repo, path):
+            for rule in rules:
+                if change.reads in rule.reads:
+                    found |= seen_by(repo, change, rule.subject)
     return found - set(touched)
 
 
-def _counts_for_rol016(path: str) -> bool:
-    """A Python file whose text ROL016 searches for role names: anything under an env's
-    dags/ (misplaced DAG files too) or under imports/."""
-    parts = path.split("/")
-    in_dags = len(parts) > 3 and parts[0] == "environments" and parts[2] == "dags"
-    return path.endswith(".py") and (in_dags or parts[0] == "imports")
+def made_of(repo: Repository, path: str) -> set[str]:
+    """The files whose facts are made of ``path``: the importers of an imports/ file."""
+    where = route(path)
+    if where.kind is Kind.IMPORTS_MODULE:
+        return repo.importers([path])
+    if where.kind is Kind.IMPORTS_INIT:
+        return repo.importers([INIT]) | {p for p, s in repo.sources.items()
+                                         if s.kind is Kind.IMPORTS_MODULE}
+    return set()
+
+
+# -- what a change changes ----------------------------------------------------------------
+
+
+def changes_of(repo: Repository, path: str) -> list[Change]:
+    """The repository facts (Reads) the change of ``path`` may have altered."""
+    where = route(path)
+    found: list[Change] = []
+    if where.kind is Kind.ROLE and where.env and where.name:
+        if (repo.root / path).is_file() != _existed(repo, path):
+            found.append(Change(Reads.ROLES, where.env, where.name))
+        found.append(Change(Reads.ROLE_WRITES, where.env, _write_paths_then_and_now(repo, path)))
+    if where.kind in PYTHON:
+        found += _role_user_changes(repo, path)
+    if where.kind is Kind.DAG and where.env and where.project:
+        folder = f"environments/{where.env}/dags/{where.project}"
+        if (repo.root / folder).is_dir() != _existed(repo, folder):
+            found.append(Change(Reads.PROJECTS, where.env, where.project))
+    if where.kind is Kind.README:
+        found.append(Change(Reads.READMES, where.env, where.project))
+    if where.kind is Kind.IMPORTS_INIT and (repo.root / path).is_file() != _existed(repo, path):
+        found.append(Change(Reads.IMPORTS_INIT, None))
+    return found
+
+
+def _role_user_changes(repo: Repository, path: str) -> list[Change]:
+    """ROLE_USERS: the roles, before and after, of the DAG files the change reaches (the
+    file itself, and the DAGs importing it); None for an env where one is undecided."""
+    reached = {path} | made_of(repo, path)
+    found = []
+    for dag in sorted(reached):
+        env = route(dag).env
+        if env is None or route(dag).kind is not Kind.DAG:
+            continue
+        now = repo.roles_now(dag) if dag in repo.sources else frozenset()
+        before = repo.roles_before(dag)
+        if now is None or before is None:  # the facts may decide: any role of the env
+            found.append(Change(Reads.ROLE_USERS, env, None))
+        elif now != before:  # the roles used only before or only now
+            found.append(Change(Reads.ROLE_USERS, env, now ^ before))
+    return found
+
+
+# -- who can see it -----------------------------------------------------------------------
+
+
+def seen_by(repo: Repository, change: Change, subject: Subject) -> set[str]:
+    """The files of ``subject`` whose result a rule reading ``change.reads`` may change:
+    narrowed where the fact says who can see it, else every file of the subject."""
+    narrow = NARROWING.get((change.reads, subject))
+    if narrow is not None:
+        return narrow(repo, change)
+    env = change.env
+    return {path for path in repo.files(subject)
+            if env is None or route(path).env in (env, None)}
+
+
+def _role_users_of(repo: Repository, change: Change) -> set[str]:
+    """ROLES: the env's DAG files that use the role (or may: undecided), and those using
+    a role that does not name their project when this one does (DAG021 lists the
+    project's roles)."""
+    stem = change.detail
+    found = set()
+    for source in repo.dags(change.env):
+        roles = repo.roles_now(source.path)
+        project = f"_{source.project}_"
+        if roles is None or stem in roles or (project in f"_{stem}_" and any(
+                project not in f"_{role}_" for role in roles)):
+            found.add(source.path)
+    return found
+
+
+def _overlapping(repo: Repository, change: Change) -> set[str]:
+    """ROLE_WRITES: the other environments' roles whose write paths overlap these."""
+    mine = change.detail
+    found: set[str] = set()
+    if not mine:
+        return found
+    for other_env, stems in repo.roles.items():
+        if other_env == change.env:
+            continue
+        for other in stems.values():
+            theirs = [normal_path(p) for p in write_paths(read_text(repo.root / other))]
+            if any(globs_overlap(a, b) for a in mine for b in theirs):
+                found.add(other)
+    return found
+
+
+def _used_roles(repo: Repository, change: Change) -> set[str]:
+    """ROLE_USERS: the role files of those roles (every one of the env when undecided)."""
+    stems = repo.roles.get(change.env or "", {})
+    if change.detail is None:
+        return set(stems.values())
+    return {stems[stem] for stem in change.detail if stem in stems}
+
+
+def _project_modules(repo: Repository, change: Change) -> set[str]:
+    """PROJECTS: the imports/ modules named after the project."""
+    return {path for path, source in repo.sources.items()
+            if source.kind is Kind.IMPORTS_MODULE
+            and Path(path).stem.startswith(f"{change.detail}_")}
+
+
+def _project_module_importers(repo: Repository, change: Change) -> set[str]:
+    """PROJECTS: the DAG files importing the modules named after the project (DAG018)."""
+    return {path for path in repo.importers(_project_modules(repo, change))
+            if repo.sources[path].kind is Kind.DAG}
+
+
+def _readme_folder(repo: Repository, change: Change) -> set[str]:
+    """READMES: the files of the project folder."""
+    return {path for path in repo.paths
+            if path.startswith(f"environments/{change.env}/dags/{change.detail}/")}
+
+
+def _imports_folder(repo: Repository, change: Change) -> set[str]:
+    """IMPORTS_INIT: the files under imports/."""
+    return {path for path in repo.paths if path.startswith("imports/")}
+
+
+NARROWING = {
+    (Reads.ROLES, Subject.DAG): _role_users_of,
+    (Reads.ROLE_WRITES, Subject.ROLE): _overlapping,
+    (Reads.ROLE_USERS, Subject.ROLE): _used_roles,
+    (Reads.PROJECTS, Subject.IMPORTS): _project_modules,
+    (Reads.PROJECTS, Subject.DAG): _project_module_importers,
+    (Reads.READMES, Subject.PATH): _readme_folder,
+    (Reads.IMPORTS_INIT, Subject.PATH): _imports_folder,
+}
+
+
+def _write_paths_then_and_now(repo: Repository, path: str) -> list[str]:
+    return [normal_path(p) for text in (read_text(repo.root / path),
+                                        old_text(repo.root, repo.base, path))
+            for p in write_paths(text)]
 
 
 # -- imports ------------------------------------------------------------------------------
@@ -161,46 +353,7 @@ def _dotted(module: str) -> set[str]:
     return {"__init__", *parts[1:2]}
 
 
-# -- roles --------------------------------------------------------------------------------
-
-
-def role_users(repo: Repository, env: str, stem: str) -> set[str]:
-    """The env's DAG files that name the role, or import a module that names it (DAG007
-    says whether the role file exists)."""
-    naming = {path for path, source in repo.sources.items()
-              if (source.env in (env, None)) and roles_named_in(source.text, env, [stem])}
-    return repo.dags(naming | repo.importers(naming), env)
-
-
-def named_roles(repo: Repository, path: str, env: str | None) -> set[str]:
-    """The role files (existing now) that the source names now or named at the base
-    (ROL016); a module of imports/ counts for every environment."""
-    text = "\n".join(filter(None, (read_text(repo.root / path),
-                                   old_text(repo.root, repo.base, path))))
-    found: set[str] = set()
-    for role_env, stems in repo.roles.items():
-        if env in (None, role_env):
-            found |= {stems[stem] for stem in roles_named_in(text, role_env, stems)}
-    return found
-
-
-def overlapping_roles(repo: Repository, path: str, env: str) -> set[str]:
-    """The other environments' roles whose write paths overlap the role's write paths,
-    now or at the base (SEC001)."""
-    mine = [normal_path(p) for text in (read_text(repo.root / path),
-                                        old_text(repo.root, repo.base, path))
-            for p in write_paths(text)]
-    found: set[str] = set()
-    if not mine:
-        return found
-    for other_env, stems in repo.roles.items():
-        if other_env == env:
-            continue
-        for other in stems.values():
-            theirs = [normal_path(p) for p in write_paths(read_text(repo.root / other))]
-            if any(globs_overlap(a, b) for a in mine for b in theirs):
-                found.add(other)
-    return found
+# -- roles ----------------------------------------------------------------------------------
 
 
 def write_paths(text: str | None) -> list[str]:
@@ -214,21 +367,6 @@ def write_paths(text: str | None) -> list[str]:
         return []
     return [path for access in WRITE_ACCESS if isinstance(s3.get(access), list)
             for path in s3[access] if isinstance(path, str)]
-
-
-# -- project folders ----------------------------------------------------------------------
-
-
-def project_users(repo: Repository, env: str, project: str) -> set[str]:
-    """When a project folder appeared or went (IMP001, IMP002 and DAG018 read the project
-    names): the imports/ modules named after it, and their importers."""
-    folder = f"environments/{env}/dags/{project}"
-    if (repo.root / folder).is_dir() == _existed(repo, folder):
-        return set()
-    modules = {path for path, source in repo.sources.items()
-               if source.kind is Kind.IMPORTS_MODULE
-               and Path(path).stem.startswith(f"{project}_")}
-    return modules | repo.importers(modules)
 
 
 def _existed(repo: Repository, path: str) -> bool:
