@@ -254,3 +254,81 @@ def test_cli_shallow_history(repo: Path, tmp_path: Path,
 def test_a_ref_like_an_option_is_refused(repo: Path) -> None:
     with pytest.raises(ChangesError, match="not a git ref"):
         changes_since(repo, "--output=x")
+
+
+# -- the user guide's example: a role named by an f-string -------------------------------
+
+GUIDE = Path(__file__).resolve().parent / "fixtures" / "guide"
+ALICE_DAG = f"{DEV}/dags/alice/copy_file_s3.py"
+ALICE_ROLE = f"{DEV}/roles/airflow_dev_alice_example.yaml"
+ROLE_LINE = 63  # role=ROLE, where ROLE = f"airflow_dev_{username}_example"
+
+
+@pytest.fixture()
+def guide_repo(tmp_path: Path) -> Path:
+    """The example repository with the guide's example as step 3 makes it (the trailing
+    comma after env_vars removed, the dag_id fixed), committed on main."""
+    root = example_repo(tmp_path / "repo")
+    text = (GUIDE / "copy_file_s3.py").read_text()
+    assert text.count("\n},\n") == 1
+    text = text.replace("\n},\n", "\n}\n").replace('f"{username}.write_to_s3"',
+                                                   'f"{username}.copy_file_s3"')
+    (root / ALICE_DAG).parent.mkdir(parents=True)
+    (root / ALICE_DAG).write_text(text)
+    (root / ALICE_DAG).with_name("README.md").write_text("# alice\n")
+    (root / ALICE_ROLE).write_text((GUIDE / "airflow_dev_alice_example.yaml").read_text())
+    commit(root, "the guide's example")
+    git(root, "checkout", "-q", "-b", "feature")
+    return root
+
+
+def test_the_guides_example_is_clean_and_its_role_used(guide_repo: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    code, out, err = _cli(capsys, guide_repo, "--all", "--no-cache")
+    assert (code, out) == (0, "No problems in 20 files.\n"), err  # no ROL016 for its role
+
+
+def test_the_guides_example_with_its_role_deleted(guide_repo: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (guide_repo / ALICE_ROLE).unlink()
+    assert _selected(guide_repo) == {ALICE_DAG}
+    code, out, err = _cli(capsys, guide_repo, "--changed-since", "main", "--no-cache")
+    assert code == 1, err
+    assert out.startswith(f"{ALICE_DAG}:{ROLE_LINE}:10: DAG007 [role-missing] role "
+                          "'airflow_dev_alice_example' of task 'task-1' has no role file")
+    assert out.endswith("in 1 file (DAG007 x1).\n")
+
+
+def test_the_guides_example_with_its_role_renamed(guide_repo: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    renamed = f"{DEV}/roles/airflow_dev_alice_examples.yaml"
+    git(guide_repo, "mv", ALICE_ROLE, renamed)
+    assert _selected(guide_repo) == {ALICE_DAG, renamed}
+    code, out, err = _cli(capsys, guide_repo, "--changed-since", "main", "--no-cache")
+    assert code == 1, err
+    assert f"{ALICE_DAG}:{ROLE_LINE}:10: DAG007 [role-missing]" in out
+    assert f"{renamed}:" in out and "ROL016" in out  # nothing uses the new name
+
+
+def test_a_new_cross_file_rule_is_followed_from_its_declaration(repo: Path) -> None:
+    """No second list: a rule declaring what it reads is followed by --changed-since; where
+    nothing narrows who can see the fact, every file of its subject in the env is."""
+    from validation.facts import RoleFacts
+    from validation.problems import Finding, Level
+    from validation.registry import RULES, Reads, Subject, all_rules, rule
+
+    write_to_s3 = f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"
+    (repo / write_to_s3).unlink()
+    assert _selected(repo) == {f"{DEV}/dags/examples/write_to_s3.py"}
+    all_rules()
+
+    @rule("ROL998", "reads-the-role-names", Level.WARNING, Subject.ROLE, reads=[Reads.ROLES])
+    def reads_role_names(role: RoleFacts, repo: object) -> list[Finding]:
+        """A role rule that reads which role files exist."""
+        return []
+
+    try:
+        assert _selected(repo) == {f"{DEV}/dags/examples/write_to_s3.py", DEV_ROLE}
+    finally:
+        del RULES["ROL998"]

@@ -80,3 +80,40 @@ def test_an_internal_error_cannot_be_suppressed_or_deselected(
     status = main(["--root", str(repo), "--no-cache", "--ignore", "STR", str(role)])
     assert status == EXIT_INTERNAL
     assert f"{ROLE}:0:0: {INTERNAL_ERROR}" in capsys.readouterr().out
+
+
+def test_a_rule_reading_a_repository_fact_it_did_not_declare_is_a_bug(tmp_path: Path) -> None:
+    """What a rule reads of the repository is what --changed-since follows: a rule reading
+    a fact its @rule(reads=...) leaves out fails, so its tests fail, instead of CI
+    silently skipping the files whose result it changes."""
+    from validation.facts import PathFacts, Route
+    from validation.registry import Reads
+    from validation.routes import Kind
+    from validation.run.checks import check_facts
+
+    all_rules()
+
+    @rule("STR998", "reads-roles-undeclared", Level.WARNING, Subject.PATH)
+    def undeclared(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
+        """Reads the role files without saying so."""
+        if repo.roles:
+            yield Finding("a role exists")
+
+    @rule("STR997", "reads-roles-declared", Level.WARNING, Subject.PATH, reads=[Reads.ROLES])
+    def declared(facts: PathFacts, repo: RepoFacts) -> Iterator[Finding]:
+        """Reads the role files, and says so."""
+        if repo.roles and repo.environments and repo.settings:
+            yield Finding("a role exists")
+
+    try:
+        repo = RepoFacts(str(tmp_path), ("dev",), {"dev": frozenset({"airflow_dev_x"})}, {}, {},
+                         True)
+        path = PathFacts("README.md", Route(Kind.UNCHECKED), True, False)
+        found = check_facts(Subject.PATH, "README.md", path, repo,
+                            [RULES["STR998"], RULES["STR997"]])
+    finally:
+        del RULES["STR998"], RULES["STR997"]
+    assert [(p.rule, p.message.split(":")[0]) for p in found] == [
+        ("STR997", "a role exists"), (INTERNAL_ERROR, "rule STR998 (reads-roles-undeclared) "
+                                                      "failed on this file")]
+    assert "UndeclaredRead: STR998 reads RepoFacts.roles but its @rule" in found[1].message
