@@ -23,7 +23,7 @@ def make_repo(root: Path, config: str = "") -> Path:
     (root / ROLE).write_text(ROLE_TEXT)
     dag = root / "environments/dev/dags/team/dag.py"  # uses the role (else ROL016)
     dag.parent.mkdir(parents=True)
-    dag.write_text('ROLE = "airflow_dev_team"\n')
+    dag.write_text('ROLE = "airflow_dev_team"\nBasicKubernetesPodOperator(role=ROLE)\n')
     (root / "setup.cfg").write_text(f"[validation]\n{config}")
     return root
 
