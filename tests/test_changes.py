@@ -258,7 +258,7 @@ def test_a_ref_like_an_option_is_refused(repo: Path) -> None:
 
 # -- the user guide's example: a role named by an f-string -------------------------------
 
-GUIDE = Path(__file__).resolve().parent / "fixtures" / "guide"
+GUIDE = Path(__file__).resolve().parent / "fixtures" / "guide"  # the guide's text, exactly
 ALICE_DAG = f"{DEV}/dags/alice/copy_file_s3.py"
 ALICE_ROLE = f"{DEV}/roles/airflow_dev_alice_example.yaml"
 ROLE_LINE = 63  # role=ROLE, where ROLE = f"airflow_dev_{username}_example"
@@ -269,14 +269,14 @@ def guide_repo(tmp_path: Path) -> Path:
     """The example repository with the guide's example as step 3 makes it (the trailing
     comma after env_vars removed, the dag_id fixed), committed on main."""
     root = example_repo(tmp_path / "repo")
-    text = (GUIDE / "copy_file_s3.py").read_text()
+    text = (GUIDE / ALICE_DAG).read_text()
     assert text.count("\n},\n") == 1
     text = text.replace("\n},\n", "\n}\n").replace('f"{username}.write_to_s3"',
                                                    'f"{username}.copy_file_s3"')
     (root / ALICE_DAG).parent.mkdir(parents=True)
     (root / ALICE_DAG).write_text(text)
     (root / ALICE_DAG).with_name("README.md").write_text("# alice\n")
-    (root / ALICE_ROLE).write_text((GUIDE / "airflow_dev_alice_example.yaml").read_text())
+    (root / ALICE_ROLE).write_text((GUIDE / ALICE_ROLE).read_text().replace("{username}", "alice"))
     commit(root, "the guide's example")
     git(root, "checkout", "-q", "-b", "feature")
     return root
