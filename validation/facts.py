@@ -308,6 +308,7 @@ class SourceFacts:
         """The call whose ``keyword`` argument is at (line, column)."""
         return next((call for call in self.calls
                      if call.keywords.get(keyword) == (line, column)), None)
+
     def in_scope(self, line: int) -> bool:
         """Whether ``line`` is inside a function, class or lambda."""
         return any(first <= line <= last for first, last in self.scopes)

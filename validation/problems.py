@@ -54,6 +54,8 @@ class Fix:
     def as_dict(self) -> dict[str, object]:
         return {"description": self.description,
                 "edits": [edit.as_dict() for edit in self.edits]}
+
+
 # Where a Finding's message names the task it is about (see Finding.task).
 TASK = "<task>"
 
