@@ -22,6 +22,7 @@ import pytest
 from validation.facts import DagFileFacts, LoadSettings
 from validation.loaders.dag.dags import DagFileRequest, load_python_files
 from validation.loaders.dag.metadata import connection_url, metadata_db
+from validation.loaders.source_dags import source_dags
 
 # Found without importing Airflow: the validator points Airflow at its metadata database
 # before the first import, as a run does.
@@ -91,3 +92,29 @@ def test_the_validator_fails_an_example_iff_airflow_does(
     failed, dags = dagbag[name]
     problem = facts.import_error or facts.crash
     assert (problem is not None, len(facts.registered_dags)) == (failed, dags), problem
+
+
+# -- the source reading (what the rules check when an import fails) against the import ---
+
+
+def test_what_the_source_shows_of_an_example_is_what_its_import_made(
+        repo: Path, validator: dict[str, DagFileFacts]) -> None:
+    """validation.loaders.source_dags on each example that imports: every DAG it reads is
+    one the import made, with that dag_id, and every task it reads is one of the import's
+    (a TaskGroup prefixes the id), with the same role. So a file that fails to import is
+    checked on what it would have made."""
+    read_dags = read_tasks = 0
+    for name, facts in validator.items():
+        if not facts.imported:
+            continue
+        dags, tasks = source_dags((repo / PROJECT / name).read_text(), lambda path: None)
+        made = {dag.dag_id for dag in facts.dags}
+        assert {dag.dag_id for dag in dags} <= made, name
+        imported = [task for dag in facts.dags for task in dag.tasks]
+        for task in tasks:
+            same = [t for t in imported
+                    if t.task_id == task.task_id or t.task_id.endswith(f".{task.task_id}")]
+            assert same, (name, task.task_id)
+            assert task.role is None or task.role in {t.role for t in same}, (name, task)
+        read_dags, read_tasks = read_dags + len(dags), read_tasks + len(tasks)
+    assert (read_dags, read_tasks) >= (30, 100)  # the reading is exercised, not vacuous

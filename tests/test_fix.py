@@ -61,7 +61,13 @@ def guide(tmp_path: Path) -> Path:
 
 GUIDE_DIFF = (
     f"--- /dev/null\n+++ b/{GUIDE_README}\n@@ -0,0 +1 @@\n+# alice\n"
-    f"--- a/{GUIDE_DAG}\n+++ b/{GUIDE_DAG}\n@@ -46,7 +46,7 @@\n"
+    f"--- a/{GUIDE_DAG}\n+++ b/{GUIDE_DAG}\n@@ -27,7 +27,7 @@\n"
+    " dag = DAG(\n     # Name of the dag (how it will appear on the Airflow UI)\n"
+    "     # We use the naming convention: <folder_name>.<filename>\n"
+    '-    dag_id=f"{username}.write_to_s3",\n+    dag_id="alice.copy_file_s3",\n'
+    '     default_args=default_args,\n     description="A basic Kubernetes DAG",\n'
+    "     # Requires a start_date as a datetime object. This will be when the\n"
+    "@@ -46,7 +46,7 @@\n"
     '     "RUN": "write",\n     "TEXT": "Hello",\n'
     '     "OUTPATH": f"s3://alpha-everyone/airflow-example/{username}/test.txt",\n'
     "-},\n+}\n  \n" + ' """\n'
@@ -77,8 +83,9 @@ def test_the_guide_example_is_marked_fixable(capsys: pytest.CaptureFixture[str],
     code, out, _ = _cli(capsys, guide, "--all")
     fixable = {line.split()[1] for line in out.splitlines() if " [*] " in line.split(":", 3)[-1]
                and line.startswith("environments/")}
-    assert fixable == {"STR006", "DAG001", "ROL007"}
-    assert out.endswith("[*] 3 fixable with --fix (--diff shows the changes).\n")
+    # DAG005 is read from the source beside DAG001: one run shows both, and mends both.
+    assert fixable == {"STR006", "DAG001", "DAG005", "ROL007"}
+    assert out.endswith("[*] 4 fixable with --fix (--diff shows the changes).\n")
     assert code == 1
 
 
@@ -87,7 +94,7 @@ def test_diff_shows_the_fixes_and_changes_nothing(capsys: pytest.CaptureFixture[
     before = _texts(guide)
     code, out, err = _cli(capsys, guide, "--all", "--diff")
     assert out == GUIDE_DIFF
-    assert err == "Would fix 3 problems in 3 files.\n"
+    assert err == "Would fix 4 problems in 3 files.\n"
     assert code == 1
     assert _texts(guide) == before
 

@@ -117,6 +117,9 @@ class RepoFacts:
     readmes: dict[str, frozenset[str]]  # env -> project folders that have a README.md
     imports_has_init: bool
     settings: RuleSettings = field(default_factory=RuleSettings)
+    # env -> names of the files in roles/ that end .yml or .json (STR005's), which no
+    # role is made from: DAG007 names the one a missing role was written in
+    role_other_files: dict[str, frozenset[str]] = field(default_factory=dict)
     # Read only when role files are checked (validation.loaders.repo.with_role_context);
     # None: not read, and the cross-file role rules (ROL016, SEC001) stay quiet.
     # env -> bucket -> the write grants in that bucket; a grant whose bucket part has a
@@ -153,6 +156,7 @@ class TaskFacts:
     # helper's call, the class's instantiation, the loop body): where its problems are.
     line: int = 0
     call_line: int = 0  # the call that made it (inside the helper or class, if any)
+    from_source: bool = False  # read from the source, the import having failed
     task_id_line: int = 0  # the task_id argument, where the source shows it
     task_id_column: int = 0
     role: str | None = None
@@ -175,9 +179,11 @@ class DagFacts:
     dag_id_line: int = 0
     dag_id_column: int = 0
     registered: bool = True  # Airflow's DagBag accepted it
+    from_source: bool = False  # read from the source, the import having failed
     start_date: str | None = None  # ISO 8601, from the DAG or its default_args
     start_date_near_import: bool = False  # equal to the clock at import: computed at parse time
-    schedule_kind: str = "none"  # none | str | timedelta | relativedelta | other
+    # none | str | timedelta | relativedelta | other; unread: given, not read from the source
+    schedule_kind: str = "none"
     schedule_value: str | None = None  # the cron string or preset, or repr() of other kinds
     schedule_line: int = 0
     schedule_column: int = 0
@@ -332,6 +338,10 @@ class DagFileFacts:
     imported_modules: list[str] = field(default_factory=list)  # repo files it imported
     warnings: list[tuple[str, str, int]] = field(default_factory=list)  # category, text, line
     network: list[tuple[str, int]] = field(default_factory=list)  # refused: what, line (DAG023)
+    # When the import failed: the DAGs and tasks its source shows (validation.loaders.
+    # source_dags), for the rules that literals decide; empty when the import worked.
+    source_dags: list[DagFacts] = field(default_factory=list)
+    source_tasks: list[TaskFacts] = field(default_factory=list)
 
     @property
     def registered_dags(self) -> list[DagFacts]:
@@ -342,6 +352,22 @@ class DagFileFacts:
     def registered_tasks(self) -> list[TaskFacts]:
         """The tasks of the DAGs Airflow accepted."""
         return [task for dag in self.registered_dags for task in dag.tasks]
+
+    @property
+    def imported(self) -> bool:
+        """Whether the import ran to its end (its DAGs and tasks are facts)."""
+        return self.import_error is None and self.crash is None
+
+    @property
+    def read_dags(self) -> list[DagFacts]:
+        """The DAGs to check: those Airflow accepted or, when the import failed, those the
+        source shows (``from_source``)."""
+        return self.registered_dags if self.imported else self.source_dags
+
+    @property
+    def read_tasks(self) -> list[TaskFacts]:
+        """The tasks to check, likewise: Airflow's, or the source's."""
+        return self.registered_tasks if self.imported else self.source_tasks
 
 
 # -- imports modules ----------------------------------------------------------------------

@@ -47,7 +47,8 @@ class Reads(str, enum.Enum):
     @property
     def fields(self) -> tuple[str, ...]:
         """The RepoFacts fields this declaration lets a rule read."""
-        return (self.value, "role_undecided") if self is Reads.ROLE_USERS else (self.value,)
+        also = {Reads.ROLE_USERS: ("role_undecided",), Reads.ROLES: ("role_other_files",)}
+        return (self.value, *also.get(self, ()))
 
 
 FREE_REPO_FIELDS = frozenset({"root", "environments", "settings"})

@@ -20,7 +20,12 @@ MAX_C_DEPTH = 200  # nesting libyaml may be given (see yaml_loader)
 FactsOf = Callable[[str], DagFileFacts | None]  # a DAG file's facts, if the run has them
 
 
-def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
+OTHER_ROLE_SUFFIXES = (".yml", ".json")  # role files STR005 asks to rename to .yaml
+
+
+def _names(folder: Path, *, dirs: bool, suffix: str = "", keep: bool = False
+           ) -> frozenset[str]:
+    """The folders, or the files ending ``suffix`` (without it, unless ``keep``)."""
     if not folder.is_dir():
         return frozenset()
     found = set()
@@ -30,16 +35,19 @@ def _names(folder: Path, *, dirs: bool, suffix: str = "") -> frozenset[str]:
         if dirs and entry.is_dir():
             found.add(entry.name)
         elif not dirs and entry.is_file() and entry.name.endswith(suffix):
-            found.add(entry.name[: -len(suffix)] if suffix else entry.name)
+            found.add(entry.name[: -len(suffix)] if suffix and not keep else entry.name)
     return frozenset(found)
 
 
 def scan_repo(root: Path, environments: tuple[str, ...]) -> RepoFacts:
     """Role files, project folders, READMEs and imports modules of the repository at root."""
-    roles, projects, readmes = {}, {}, {}
+    roles, other_files, projects, readmes = {}, {}, {}, {}
     for env in environments:
         env_dir = root / "environments" / env
         roles[env] = _names(env_dir / "roles", dirs=False, suffix=".yaml")
+        other_files[env] = frozenset(
+            name for suffix in OTHER_ROLE_SUFFIXES
+            for name in _names(env_dir / "roles", dirs=False, suffix=suffix, keep=True))
         projects[env] = _names(env_dir / "dags", dirs=True)
         readmes[env] = frozenset(
             p for p in projects[env] if (env_dir / "dags" / p / "README.md").is_file()
@@ -49,6 +57,7 @@ def scan_repo(root: Path, environments: tuple[str, ...]) -> RepoFacts:
         root=str(root),
         environments=environments,
         roles=roles,
+        role_other_files=other_files,
         projects=projects,
         readmes=readmes,
         imports_has_init=(imports_dir / "__init__.py").is_file(),

@@ -32,7 +32,8 @@ from validation.facts import DagFileFacts
 from validation.loaders.files import read_text
 
 ROLE_KEYWORDS = frozenset({"role", "service_account_name"})
-ROLE_KEYS = frozenset({"iam.amazonaws.com/role", "role", "service_account_name"})
+ROLE_ANNOTATION = "iam.amazonaws.com/role"  # the pod annotation naming its IAM role
+ROLE_KEYS = frozenset({ROLE_ANNOTATION, "role", "service_account_name"})
 IMPORTS_STRING = re.compile(r"imports\.(\w+)")
 MAX_DEPTH = 50  # nesting of the expressions evaluated (f-strings of f-strings ...)
 
@@ -68,7 +69,7 @@ def static_roles(text: str, module_text: ModuleText) -> Roles:
     """The role names the source gives its tasks, read without running it; None when
     some value cannot be evaluated."""
     try:
-        return frozenset(_Reader(text, module_text, frozenset(), {}).roles())
+        return frozenset(ModuleReader(text, module_text, frozenset(), {}).roles())
     except Undecided:
         return None
 
@@ -78,11 +79,11 @@ def service_account_role(value: str, keyword: str | None) -> str:
     return value.replace("-", "_") if keyword == "service_account_name" else value
 
 
-class _Reader:
+class ModuleReader:
     """One module's source: its constants, and the role values it gives."""
 
     def __init__(self, text: str, module_text: ModuleText, seen: frozenset[str],
-                 readers: dict[str, _Reader]) -> None:
+                 readers: dict[str, ModuleReader]) -> None:
         self.readers = readers  # the imports/ modules read so far, shared
         try:
             self.tree = ast.parse(text)
@@ -106,15 +107,15 @@ class _Reader:
                               *_named_modules(self.tree)}):
             yield from self.reader(module).roles()
 
-    def reader(self, module: str) -> _Reader:
+    def reader(self, module: str) -> ModuleReader:
         if module in self.seen:
             raise Undecided  # modules importing each other
         if module not in self.readers:
             text = self.module_text(module)
             if text is None:
                 raise Undecided  # the module is missing: the DAG does not import
-            self.readers[module] = _Reader(text, self.module_text, self.seen | {module},
-                                           self.readers)
+            self.readers[module] = ModuleReader(text, self.module_text,
+                                                self.seen | {module}, self.readers)
         return self.readers[module]
 
     # -- evaluation -------------------------------------------------------------------

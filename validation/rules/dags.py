@@ -37,6 +37,12 @@ SCHEDULE_HELP = f"None, a 5-field cron string ('{CRON_FIELDS}'), a preset ({', '
     " or a datetime.timedelta"
 
 
+def read_from(item: DagFacts | TaskFacts) -> str:
+    """What a message about a DAG or task read from the source says of it (the file did
+    not import, so its literals speak: validation.loaders.source_dags)."""
+    return " (read from the source: the file did not import)" if item.from_source else ""
+
+
 @rule("DAG001", "import-error", Level.ERROR, Subject.DAG)
 def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     """The file fails to import: a syntax error, an exception, an invalid schedule, a cycle.
@@ -48,6 +54,10 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     replaced without quotes, a Variable or Connection read at parse time (there are none
     while validating: read them at run time), a relative path given to `open()` and a
     package the platform's Airflow does not have (it belongs in the task's image).
+
+    The checks that literals decide still run on what the source shows (DAG005, DAG006,
+    DAG007, DAG008, DAG009, DAG012, DAG021), in the same run, their messages marked
+    "read from the source".
 
     Fix: `--fix` removes the trailing comma that made a dict (or list) a tuple.
 
@@ -277,15 +287,16 @@ def dag_id_convention(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]
         dag = DAG(dag_id="examples.write_to_s3", ...)
     """
     expected = f"{facts.project}.{facts.name}"
-    for dag in facts.registered_dags:
+    for dag in facts.read_dags:
         if dag.dag_id != expected:
             yield Finding(
-                f"dag_id '{dag.dag_id}' should be '{expected}' (<project folder>.<file name>)",
-                dag.dag_id_line, dag.dag_id_column, fix=_dag_id_fix(facts, dag, expected))
+                f"dag_id '{dag.dag_id}' should be '{expected}' (<project folder>.<file name>)"
+                f"{read_from(dag)}", dag.dag_id_line, dag.dag_id_column,
+                fix=_dag_id_fix(facts, dag, expected))
 
 
 def _dag_id_fix(facts: DagFileFacts, dag: DagFacts, expected: str) -> Fix | None:
-    if len(facts.registered_dags) != 1 or not ID_SAFE.fullmatch(expected):
+    if len(facts.read_dags) != 1 or not ID_SAFE.fullmatch(expected):
         return None  # two DAGs cannot both have the one right dag_id
     site = _literal(facts.source, dag.dag_id_line, dag.dag_id_column, "dag_id")
     if site is None or (site.value is not None and site.value != dag.dag_id):
@@ -334,8 +345,9 @@ def task_id_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         yield Finding(_mojap_task_id_message(f"'{rejected}'", f"use '{mojap_task_id(rejected)}'"),
                       line, column, None, _mojap_fix(facts, line, column, rejected))
     # A literal that makes many tasks (a loop, a helper): one problem with the fix they share.
-    bad = [task for task in facts.registered_tasks
-           if not (MOJAP_TASK_ID if task.mojap else TASK_ID).fullmatch(task.task_id)]
+    bad = [task for task in facts.read_tasks  # the refused one is reported above
+           if not (MOJAP_TASK_ID if task.mojap else TASK_ID).fullmatch(task.task_id)
+           and not (task.from_source and task.task_id == rejected)]
     places = Counter((task.task_id_line, task.task_id_column) for task in bad)
     for task in bad:
         shared = places[(task.task_id_line, task.task_id_column)] > 1
@@ -343,13 +355,16 @@ def task_id_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         if task.mojap:
             hint = _shared_hint(bad, where, "[a-z0-9-]", "lowercase letters and ") if shared \
                 else f"use '{mojap_task_id(task.task_id)}'"
-            yield Finding(_mojap_task_id_message(TASK, hint), *where, task=task.task_id)
+            fix = None if shared else _mojap_fix(facts, *where, task.task_id)
+            yield Finding(_mojap_task_id_message(TASK, hint + read_from(task)), *where,
+                          fix=fix, task=task.task_id)
             continue
         hint = _shared_hint(bad, where, "[A-Za-z0-9-]", "") if shared \
             else f"use '{allowed_task_id(task.task_id)}'"
         named = " (the pod is named by name=, not by the task_id)" if task.is_pod else ""
-        yield Finding(f"task_id {TASK} may only use letters, digits and '-'{named}: {hint}",
-                      *where, Level.WARNING, fixes.get(id(task)), task=task.task_id)
+        yield Finding(f"task_id {TASK} may only use letters, digits and '-'{named}: {hint}"
+                      f"{read_from(task)}", *where, Level.WARNING, fixes.get(id(task)),
+                      task=task.task_id)
     for task in facts.registered_tasks:
         if task.is_pod and not task.mojap:
             yield from _pod_name(facts, task)
@@ -437,20 +452,20 @@ def allowed_task_id(task_id: str) -> str:
 
 def _task_id_fixes(facts: DagFileFacts) -> dict[int, Fix]:
     """Fixes by id() of the task: only for a literal that makes one task, and a new id
-    that no task of the DAG has and no other fix gives."""
+    that no task of the file has and no other fix gives."""
     fixes: dict[int, Fix] = {}
-    for dag in facts.registered_dags:
-        made_at = Counter((task.task_id_line, task.task_id_column) for task in dag.tasks)
-        taken = Counter(allowed_task_id(task.task_id) if not TASK_ID.fullmatch(task.task_id)
-                        else task.task_id for task in dag.tasks)
-        for task in dag.tasks:
-            new = allowed_task_id(task.task_id)
-            if TASK_ID.fullmatch(task.task_id) or taken[new] != 1 \
-                    or made_at[(task.task_id_line, task.task_id_column)] != 1:
-                continue
-            fix = _task_id_fix(facts, task, new)
-            if fix is not None:
-                fixes[id(task)] = fix
+    tasks = facts.read_tasks
+    made_at = Counter((task.task_id_line, task.task_id_column) for task in tasks)
+    taken = Counter(allowed_task_id(task.task_id) if not TASK_ID.fullmatch(task.task_id)
+                    else task.task_id for task in tasks)
+    for task in tasks:
+        new = allowed_task_id(task.task_id)
+        if TASK_ID.fullmatch(task.task_id) or taken[new] != 1 \
+                or made_at[(task.task_id_line, task.task_id_column)] != 1:
+            continue
+        fix = _task_id_fix(facts, task, new)
+        if fix is not None:
+            fixes[id(task)] = fix
     return fixes
 
 
@@ -510,15 +525,17 @@ def bad_schedule(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
 
         dag = DAG(..., schedule_interval="0 0 * * *")  # or "@daily", None, timedelta(hours=6)
     """
-    for dag in facts.registered_dags:
+    if facts.import_error is not None and facts.import_error.kind in SCHEDULE_ERRORS:
+        return  # the schedule Airflow refused is DAG001's
+    for dag in facts.read_dags:
         problem = _schedule_problem(dag)
         if problem:
-            yield Finding(f"schedule of DAG '{dag.dag_id}' {problem}; use {SCHEDULE_HELP}",
-                          dag.schedule_line, dag.schedule_column)
+            yield Finding(f"schedule of DAG '{dag.dag_id}' {problem}; use {SCHEDULE_HELP}"
+                          f"{read_from(dag)}", dag.schedule_line, dag.schedule_column)
 
 
 def _schedule_problem(dag: DagFacts) -> str | None:
-    if dag.schedule_kind in ("none", "timedelta"):
+    if dag.schedule_kind in ("none", "timedelta", "unread"):
         return None
     value = dag.schedule_value or ""
     if dag.schedule_kind != "str":

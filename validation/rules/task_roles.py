@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from validation.facts import DagFileFacts, RepoFacts, TaskFacts
 from validation.problems import TASK, Finding, Level
 from validation.registry import Reads, Subject, rule
+from validation.rules.dags import read_from
 
 ROLE_NAME = re.compile(r"[a-z0-9_]+")
 
@@ -24,7 +25,10 @@ def role_missing(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     """A task uses a role that has no role file in the DAG's environment.
 
     Why: the deployment creates an IAM role only for each file in
-    environments/<env>/roles/; a task whose role does not exist fails when it runs.
+    environments/<env>/roles/; a task whose role does not exist fails when it runs. The
+    message names a file of that name ending .yml or .json, or one in another
+    environment's roles/ folder; else it suggests a close name among this environment's
+    roles of the DAG's project, never another project's.
 
     Bad:
 
@@ -39,12 +43,32 @@ def role_missing(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     for task, role in _roles(facts):
         if not _well_formed(role, facts.env) or role in known:
             continue
-        close = difflib.get_close_matches(role, sorted(known), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
         yield Finding(
             f"role '{role}' of task {TASK} has no role file "
-            f"environments/{facts.env}/roles/{role}.yaml{hint}: add it or use an existing role",
-            task.role_line, task.role_column, task=task.task_id)
+            f"environments/{facts.env}/roles/{role}.yaml{_missing_role_hint(facts, repo, role)}"
+            f"{read_from(task)}", task.role_line, task.role_column, task=task.task_id)
+
+
+def _missing_role_hint(facts: DagFileFacts, repo: RepoFacts, role: str) -> str:
+    """Where the role was written instead: with another extension, in another
+    environment's folder, or under a close name of this environment and project."""
+    folder = f"environments/{facts.env}/roles/"
+    other = [name for name in sorted(repo.role_other_files.get(facts.env, ()))
+             if name.rpartition(".")[0] == role]
+    if other:
+        return (f": {folder}{other[0]} exists, but role files must end .yaml: rename it to "
+                f"{role}.yaml")
+    elsewhere = [env for env in repo.environments
+                 if env != facts.env and role in repo.roles.get(env, ())]
+    if elsewhere:
+        return (f": environments/{elsewhere[0]}/roles/{role}.yaml exists, in the "
+                f"{elsewhere[0]} environment's folder: a {facts.env} DAG's role belongs in "
+                f"{folder}")
+    project = f"_{_words(facts.project)}_"
+    own = sorted(name for name in repo.roles.get(facts.env, ()) if project in f"_{name}_")
+    close = difflib.get_close_matches(role, own, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{hint}: add it or use an existing role"
 
 
 @rule("DAG008", "role-wrong-env", Level.ERROR, Subject.DAG)
@@ -70,7 +94,8 @@ def role_wrong_env(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
         if not role.lower().replace("-", "_").startswith(prefix):
             yield Finding(
                 f"role '{role}' of task {TASK} is not a {facts.env} role: a DAG in "
-                f"environments/{facts.env} may only use roles named {prefix}<name>",
+                f"environments/{facts.env} may only use roles named {prefix}<name>"
+                f"{read_from(task)}",
                 task.role_line, task.role_column, task=task.task_id)
 
 
@@ -94,7 +119,8 @@ def role_name_chars(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
             fixed = re.sub(r"[^a-z0-9_]+", "_", role.lower()).strip("_")
             yield Finding(
                 f"role '{role}' of task {TASK} may only use a-z, 0-9 and '_': "
-                f"use '{fixed}'", task.role_line, task.role_column, task=task.task_id)
+                f"use '{fixed}'{read_from(task)}", task.role_line, task.role_column,
+                task=task.task_id)
 
 
 @rule("DAG021", "role-other-project", Level.WARNING, Subject.DAG,
@@ -128,8 +154,8 @@ def role_other_project(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding
                 f"add environments/{facts.env}/roles/{prefix}{project}.yaml")
         yield Finding(
             f"role '{role}' of task {TASK} does not name the project '{facts.project}':"
-            f" use a role of this project ({hint})", task.role_line, task.role_column,
-            task=task.task_id)
+            f" use a role of this project ({hint}){read_from(task)}", task.role_line,
+            task.role_column, task=task.task_id)
 
 
 def _words(name: str) -> str:
@@ -138,7 +164,7 @@ def _words(name: str) -> str:
 
 def _roles(facts: DagFileFacts) -> Iterator[tuple[TaskFacts, str]]:
     """Each task with a role, and its role."""
-    for task in facts.registered_tasks:
+    for task in facts.read_tasks:
         if task.role is not None:
             yield task, task.role
 

@@ -20,8 +20,10 @@ Two kinds of dependency:
 
 What a change changes, and who can see it:
 
-- ROLES, a role file added or deleted: the DAG files of its env that use the role (or
-  may: their roles cannot be decided), or whose project its name names (DAG021's hint);
+- ROLES, a role file added or deleted (or one ending .yml or .json, which DAG007 names):
+  the DAG files of any env that use the role (or may: their roles cannot be decided),
+  and, in its env, those of the project its name names using a role of another project
+  or a missing one (DAG021's and DAG007's hints);
 - ROLE_WRITES, a role file's write paths: the other environments' roles whose write
   paths overlap them, before or after;
 - ROLE_USERS, a DAG file or imports/ module: the roles, before and after, of the DAG files
@@ -181,9 +183,10 @@ def changes_of(repo: Repository, path: str) -> list[Change]:
     """The repository facts (Reads) the change of ``path`` may have altered."""
     where = route(path)
     found: list[Change] = []
-    if where.kind is Kind.ROLE and where.env and where.name:
+    if where.kind in (Kind.ROLE, Kind.ROLE_EXTENSION) and where.env and where.name:
         if (repo.root / path).is_file() != _existed(repo, path):
             found.append(Change(Reads.ROLES, where.env, where.name))
+    if where.kind is Kind.ROLE and where.env and where.name:
         found.append(Change(Reads.ROLE_WRITES, where.env, _write_paths_then_and_now(repo, path)))
     if where.kind in PYTHON:
         found += _role_user_changes(repo, path)
@@ -231,16 +234,19 @@ def seen_by(repo: Repository, change: Change, subject: Subject) -> set[str]:
 
 
 def _role_users_of(repo: Repository, change: Change) -> set[str]:
-    """ROLES: the env's DAG files that use the role (or may: undecided), and those using
-    a role that does not name their project when this one does (DAG021 lists the
-    project's roles)."""
+    """ROLES: the DAG files that use the role (or may: undecided), of any environment
+    (DAG007 names a role file found in another environment's folder), and those of its
+    env's project the role's name names that use a role of another project (DAG021 lists
+    the project's roles) or a missing one (DAG007 suggests a close name of the project)."""
     stem = change.detail
     found = set()
-    for source in repo.dags(change.env):
+    for source in repo.dags():
         roles = repo.roles_now(source.path)
         project = f"_{source.project}_"
-        if roles is None or stem in roles or (project in f"_{stem}_" and any(
-                project not in f"_{role}_" for role in roles)):
+        existing = repo.roles.get(source.env or "", {})
+        if roles is None or stem in roles or (
+                source.env == change.env and project in f"_{stem}_"
+                and any(project not in f"_{role}_" or role not in existing for role in roles)):
             found.add(source.path)
     return found
 

@@ -20,8 +20,11 @@ from validation.facts import (
     ImportsModuleFacts,
     LoadSettings,
     SourceFacts,
+    TaskFacts,
 )
+from validation.loaders.files import read_text
 from validation.loaders.source import read_source, source_facts
+from validation.loaders.source_dags import source_dags
 
 # Exceptions Airflow raises for a schedule it cannot parse, and the argument they are about.
 SCHEDULE_ERRORS = frozenset({"AirflowTimetableInvalid", "FormatError"})
@@ -68,6 +71,8 @@ def load_python_files(
                                    on_containment).items():
         if path in dags:
             _merge(dags[path], outcome)
+            if not dags[path].imported:
+                _read_from_source(root, dags[path])
         else:
             module = imports[path]
             module.import_error, module.crash = outcome.import_error, outcome.crash
@@ -142,11 +147,27 @@ def _merge(facts: DagFileFacts, outcome: Any) -> None:
         error.line, error.column = _locate_any(facts.source, error.line, SCHEDULE_KEYWORDS)
 
 
+def _read_from_source(root: str, facts: DagFileFacts) -> None:
+    """The DAGs and tasks the source shows, for a file whose import failed."""
+    text = read_source(os.path.join(root, facts.path))
+    if isinstance(text, ErrorFacts):
+        return
+    facts.source_dags, facts.source_tasks = source_dags(
+        text, lambda module: read_text(os.path.join(root, module)))
+    for dag in facts.source_dags:
+        _locate_dag(dag, facts.source)
+    _locate_tasks(facts.source_tasks, facts.source)
+
+
 def _locate_dag(dag: DagFacts, source: SourceFacts) -> None:
     dag.column = source.call_position(dag.line)[1]
     dag.dag_id_line, dag.dag_id_column = _locate_any(source, dag.line, ("dag_id",))
     dag.schedule_line, dag.schedule_column = _locate_any(source, dag.line, SCHEDULE_KEYWORDS)
-    for task in dag.tasks:
+    _locate_tasks(dag.tasks, source)
+
+
+def _locate_tasks(tasks: list[TaskFacts], source: SourceFacts) -> None:
+    for task in tasks:
         task.task_id_line, task.task_id_column = _locate_any(source, task.line, ("task_id",))
         task.role_line, task.role_column = _locate_any(
             source, task.line, ("role", "service_account_name", "annotations"))
