@@ -53,9 +53,8 @@ def import_error(facts: DagFileFacts, repo: RepoFacts) -> Iterator[Finding]:
     preset written with spaces or capitals (`"@ daily"`), the guide's `<<username>>`
     replaced without quotes, a Variable or Connection read at parse time (there are none
     while validating: read them at run time), a relative path given to `open()` and a
-    package the platform's Airflow does not have (it belongs in the task's image).
-
-    The checks that literals decide still run on what the source shows (DAG005, DAG006,
+    package the platform's Airflow does not have (it belongs in the task's image). The
+    checks that literals decide still run on what the source shows (DAG005, DAG006,
     DAG007, DAG008, DAG009, DAG012, DAG021), in the same run, their messages marked
     "read from the source".
 
