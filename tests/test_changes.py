@@ -107,6 +107,21 @@ def test_a_new_role_rechecks_the_dags_using_it(repo: Path) -> None:
     assert _selected(repo) == {new, f"{DEV}/dags/examples/write_to_s3.py"}
 
 
+def test_a_role_file_written_yml_or_in_the_other_env_rechecks_its_users(repo: Path) -> None:
+    # DAG007's hint names such a file, so its coming or going changes the DAG's result.
+    path = f"{DEV}/dags/examples/write_to_s3.py"
+    edit(repo, path, 'ROLE = "airflow_dev_examples_write_to_s3"',
+         'ROLE = "airflow_dev_examples_new"')
+    commit(repo, "a DAG using a role that is not there")
+    git(repo, "branch", "-q", "-f", "main")
+    yml, prod = f"{DEV}/roles/airflow_dev_examples_new.yml", \
+        f"{PROD}/roles/airflow_dev_examples_new.yaml"
+    for new in (yml, prod):
+        (repo / new).write_text("s3:\n  read_only:\n    - alpha-airflow-examples-dev/new/*\n")
+        assert path in _selected(repo), new
+        (repo / new).unlink()
+
+
 def test_a_role_rechecks_the_other_envs_roles_its_writes_overlap(repo: Path) -> None:
     edit(repo, DEV_ROLE, "    - alpha-airflow-examples-dev/use_imports/*",
          "    - alpha-airflow-examples-dev/use_imports/*\n    - alpha-airflow-examples-prod/*")
