@@ -129,6 +129,49 @@ def test_a_role_rechecks_the_other_envs_roles_its_writes_overlap(repo: Path) -> 
                                f"{PROD}/roles/airflow_prod_examples_write_to_s3.yaml"}
 
 
+def test_a_new_role_rechecks_the_dags_missing_a_role(repo: Path) -> None:
+    # DAG007 hints at the closest existing role: any role appearing may change the hint.
+    edit(repo, f"{DEV}/dags/examples/write_to_s3.py", 'ROLE = "airflow_dev_examples_write_to_s3"',
+         'ROLE = "airflow_dev_examples_typo"')
+    commit(repo, "a DAG using a role with no file")
+    git(repo, "branch", "-q", "-f", "main")
+    new = f"{DEV}/roles/airflow_dev_examples_typos.yaml"
+    (repo / new).write_text("s3:\n  read_only:\n    - alpha-airflow-examples-dev/new/*\n")
+    assert _selected(repo) == {new, f"{DEV}/dags/examples/write_to_s3.py"}
+
+
+def test_a_dag_using_another_roles_iam_role_name_rechecks_that_role(repo: Path) -> None:
+    # ROL007 offers its fix only while the DAGs use the file's name and not iam_role_name's.
+    edit(repo, DEV_ROLE, "iam_role_name: airflow_dev_examples", "iam_role_name: airflow_dev_old")
+    commit(repo, "a role whose iam_role_name is not its file's name")
+    git(repo, "branch", "-q", "-f", "main")
+    path = f"{DEV}/dags/examples/write_to_s3.py"
+    edit(repo, path, 'ROLE = "airflow_dev_examples_write_to_s3"', 'ROLE = "airflow_dev_old"')
+    assert _selected(repo) == {path, DEV_ROLE, f"{DEV}/roles/airflow_dev_examples_write_to_s3.yaml"}
+
+
+def test_a_readme_making_a_project_folder_rechecks_its_modules(repo: Path) -> None:
+    # Any file makes a folder of dags/ a project (IMP002 then knows the module's owner).
+    (repo / "imports/gamma_util.py").write_text("VALUE = 1\n")
+    commit(repo, "a module of no project")
+    git(repo, "branch", "-q", "-f", "main")
+    readme = f"{PROD}/dags/gamma/README.md"
+    (repo / readme).parent.mkdir()
+    (repo / readme).write_text("# gamma\n")
+    assert _selected(repo) == {readme, "imports/gamma_util.py"}
+
+
+def test_a_new_project_rechecks_the_modules_no_project_owns(repo: Path) -> None:
+    # IMP001 and IMP002 list the projects there are: a new one changes their message.
+    (repo / "imports/constants.py").write_text("VALUE = 1\n")
+    commit(repo, "a module named after no project")
+    git(repo, "branch", "-q", "-f", "main")
+    dag = f"{DEV}/dags/gamma/run.py"
+    (repo / dag).parent.mkdir()
+    (repo / dag).write_text('"""Nothing yet."""\n')
+    assert _selected(repo) == {dag, "imports/constants.py"}
+
+
 def test_a_deleted_role_is_not_checked_but_its_users_are(repo: Path) -> None:
     (repo / DEV_ROLE).unlink()
     assert _selected(repo) == DEV_DAGS

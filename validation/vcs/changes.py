@@ -10,14 +10,17 @@ imports/ modules, and the text search ROL016 uses for role names).
 Which results depend on another file (validation/vcs/dependents.py has the details):
 
 - a role file: the DAGs that name it (DAG007: it exists), directly or through an imports/
-  module they import; and the other environments' roles whose write paths overlap its
-  write paths, before or after the change (SEC001);
+  module they import, and those using a role with no file (DAG007's hint); and the other
+  environments' roles whose write paths overlap its write paths, before or after the
+  change (SEC001);
 - a DAG file or imports/ module: the roles its text names, before or after the change
-  (ROL016 warns about a role no DAG or imports/ module names);
+  (ROL016 warns about a role no DAG or imports/ module names), and the role files whose
+  iam_role_name is one of them (ROL007's fix);
 - an imports/ module: the DAG files and modules importing it, directly or not;
   imports/__init__.py: every module and every DAG importing from imports;
 - a project README.md: the project's DAG files (STR006); a project folder appearing or
-  going: the imports/ modules named after it, and their importers (IMP001, IMP002, DAG018);
+  going (a README or any file in it): the imports/ modules named after it and their
+  importers, and the modules no project owns (IMP001, IMP002, DAG018);
 - the validator itself (validation/), its lock, or setup.cfg's [validation] section:
   every file, as with --all.
 """

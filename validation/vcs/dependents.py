@@ -27,10 +27,11 @@ What a change changes, and who can see it:
 - ROLE_WRITES, a role file's write paths: the other environments' roles whose write
   paths overlap them, before or after;
 - ROLE_USERS, a DAG file or imports/ module: the roles, before and after, of the DAG files
-  it reaches (itself, its importers), i.e. those role files; all of the env's when some
-  DAG's roles cannot be decided;
-- PROJECTS, a project folder appearing or going: the imports/ modules named after it, and
-  the DAG files importing them;
+  it reaches (itself, its importers), i.e. those role files and those whose iam_role_name
+  names one (ROL007's fix); all of the env's when some DAG's roles cannot be decided;
+- PROJECTS, a project folder appearing or going (with any file in it, a README too): the
+  imports/ modules named after it or after no project (IMP001 and IMP002 list the
+  projects), and the DAG files importing those named after it;
 - READMES, a project's README.md: the project's files;
 - IMPORTS_INIT, imports/__init__.py appearing or going: the files under imports/.
 
@@ -62,6 +63,7 @@ from validation.vcs.git import GitError, git, old_text
 INIT = "imports/__init__.py"
 PYTHON = (Kind.DAG, Kind.IMPORTS_MODULE, Kind.IMPORTS_INIT)
 IMPORTS_STRING = re.compile(r"imports\.(\w+)")
+PROJECT_FOLDER = re.compile(r"environments/(?P<env>[^/]+)/dags/(?P<project>[^/]+)(?=/)")
 SUBJECT_KINDS = {Subject.DAG: (Kind.DAG,), Subject.ROLE: (Kind.ROLE,),
                  Subject.IMPORTS: (Kind.IMPORTS_MODULE,)}  # PATH, SUPPRESSIONS: every file
 
@@ -145,6 +147,11 @@ class Repository:
             return frozenset()
         return static_roles(text, lambda p: old_text(self.root, self.base, p))
 
+    def projects(self) -> set[str]:
+        """The project folders of every environment now (as scan_repo lists them)."""
+        return {folder.name for folder in self.root.glob("environments/*/dags/*")
+                if folder.is_dir() and not folder.name.startswith((".", "__"))}
+
     def files(self, subject: Subject) -> list[str]:
         kinds = SUBJECT_KINDS.get(subject)
         return [path for path in self.paths if kinds is None or route(path).kind in kinds]
@@ -190,10 +197,9 @@ def changes_of(repo: Repository, path: str) -> list[Change]:
         found.append(Change(Reads.ROLE_WRITES, where.env, _write_paths_then_and_now(repo, path)))
     if where.kind in PYTHON:
         found += _role_user_changes(repo, path)
-    if where.kind is Kind.DAG and where.env and where.project:
-        folder = f"environments/{where.env}/dags/{where.project}"
-        if (repo.root / folder).is_dir() != _existed(repo, folder):
-            found.append(Change(Reads.PROJECTS, where.env, where.project))
+    folder = PROJECT_FOLDER.match(path)  # any file makes its folder a project: a README too
+    if folder and (repo.root / folder[0]).is_dir() != _existed(repo, folder[0]):
+        found.append(Change(Reads.PROJECTS, folder["env"], folder["project"]))
     if where.kind is Kind.README:
         found.append(Change(Reads.READMES, where.env, where.project))
     if where.kind is Kind.IMPORTS_INIT and (repo.root / path).is_file() != _existed(repo, path):
@@ -268,11 +274,13 @@ def _overlapping(repo: Repository, change: Change) -> set[str]:
 
 
 def _used_roles(repo: Repository, change: Change) -> set[str]:
-    """ROLE_USERS: the role files of those roles (every one of the env when undecided)."""
+    """ROLE_USERS: the role files of those roles, and those whose iam_role_name names one
+    (ROL007's fix asks whether that name is used); every one of the env when undecided."""
     stems = repo.roles.get(change.env or "", {})
     if change.detail is None:
         return set(stems.values())
-    return {stems[stem] for stem in change.detail if stem in stems}
+    return {path for stem, path in stems.items() if stem in change.detail
+            or iam_role_name(read_text(repo.root / path)) in change.detail}
 
 
 def _project_modules(repo: Repository, change: Change) -> set[str]:
@@ -280,6 +288,15 @@ def _project_modules(repo: Repository, change: Change) -> set[str]:
     return {path for path, source in repo.sources.items()
             if source.kind is Kind.IMPORTS_MODULE
             and Path(path).stem.startswith(f"{change.detail}_")}
+
+
+def _project_or_no_owner(repo: Repository, change: Change) -> set[str]:
+    """PROJECTS: the imports/ modules named after the project, and those no project owns
+    (IMP001 and IMP002 list the projects, IMP002 suggests the closest)."""
+    projects = repo.projects()
+    return _project_modules(repo, change) | {
+        path for path, source in repo.sources.items() if source.kind is Kind.IMPORTS_MODULE
+        and not any(Path(path).stem.startswith(f"{project}_") for project in projects)}
 
 
 def _project_module_importers(repo: Repository, change: Change) -> set[str]:
@@ -303,7 +320,7 @@ NARROWING = {
     (Reads.ROLES, Subject.DAG): _role_users_of,
     (Reads.ROLE_WRITES, Subject.ROLE): _overlapping,
     (Reads.ROLE_USERS, Subject.ROLE): _used_roles,
-    (Reads.PROJECTS, Subject.IMPORTS): _project_modules,
+    (Reads.PROJECTS, Subject.IMPORTS): _project_or_no_owner,
     (Reads.PROJECTS, Subject.DAG): _project_module_importers,
     (Reads.READMES, Subject.PATH): _readme_folder,
     (Reads.IMPORTS_INIT, Subject.PATH): _imports_folder,
@@ -373,6 +390,16 @@ def write_paths(text: str | None) -> list[str]:
         return []
     return [path for access in WRITE_ACCESS if isinstance(s3.get(access), list)
             for path in s3[access] if isinstance(path, str)]
+
+
+def iam_role_name(text: str | None) -> str | None:
+    """A role file's iam_role_name, if it has one (a string)."""
+    try:
+        config: Any = yaml.load(text, Loader=yaml_loader(text)) if text else None
+    except yaml.YAMLError:
+        return None
+    name = config.get("iam_role_name") if isinstance(config, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _existed(repo: Repository, path: str) -> bool:
