@@ -9,6 +9,7 @@ files are reused, and Airflow and iam_builder are imported only for files that a
 from __future__ import annotations
 
 import dataclasses
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,10 @@ from validation.run.store import (
 )
 from validation.run.suppress import suppress
 
+# Allocations between two young collections of the garbage collector during a run (Python's
+# default is 700): the facts of a few thousand tasks are long-lived objects that each
+# collection walked again, 0.3 s of a 300-file run's 1.9 s in this process.
+GC_THRESHOLD = 20_000
 # Files whose comments may hold inline suppressions.
 SUPPRESSIBLE = frozenset({Kind.DAG, Kind.ROLE, Kind.IMPORTS_MODULE, Kind.IMPORTS_INIT})
 
@@ -74,7 +79,17 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config, c
     kept); ``progress`` is told about the DAG imports (done, total, current file); with
     ``require_kernel`` DAG files are not imported without kernel containment
     (supervisor.LoaderError)."""
-    state = _Run(root, config, store or NullStore(), progress, require_kernel)
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
+    try:
+        return _run(root, raw_paths, everything, config, cwd,
+                    _Run(root, config, store or NullStore(), progress, require_kernel))
+    finally:
+        gc.set_threshold(*threshold)
+
+
+def _run(root: Path, raw_paths: list[str], everything: bool, config: Config, cwd: Path,
+         state: _Run) -> Report:
     repo = _repo(root, config)
     listing = all_paths(root) if everything and not raw_paths else None
     if listing is not None and (cached := state.store.get_report(config, repo, listing)):
