@@ -287,8 +287,9 @@ def _load_seccomp(pid: int) -> None:
         return
     # What seccomp_load does with this filter (no TSYNC, log or notify flags): no new
     # privileges, then the program.
-    code = ctypes.create_string_buffer(_prepared[0].for_pid(pid))
-    program = _SockFprog(len(code.raw) // 8, ctypes.addressof(code))
+    data = _prepared[0].for_pid(pid)
+    code = ctypes.create_string_buffer(data, len(data))
+    program = _SockFprog(len(data) // 8, ctypes.addressof(code))
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(program))
 
