@@ -7,6 +7,8 @@ or kill their process, and a clean project.
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -185,3 +187,21 @@ def test_common_mistakes_get_a_hint(report: Report) -> None:
     [comma] = _by_path(report, "environments/dev/dags/cases/trailing_comma.py")
     assert comma.message == ("TypeError: default_args must be a dict; the trailing comma at "
                              "line 6 makes default_args a tuple, not a dict: remove it")
+
+
+def test_the_modules_an_import_added_are_those_after_the_mark() -> None:
+    """worker._imported() walks sys.modules back to the mark run() put in; without the
+    mark (a file took it out) it still finds them, by comparing the whole of sys.modules."""
+    from validation.loaders.dag import worker
+
+    sys.modules[worker.MARK] = worker._MARKER
+    added = ["validation_test_added_one", "validation_test_added_two"]
+    try:
+        for name in added:
+            sys.modules[name] = types.ModuleType(name)
+        assert worker._imported() == set(added)
+        del sys.modules[worker.MARK]
+        assert set(added) <= worker._imported()
+    finally:
+        for name in [worker.MARK, *added]:
+            sys.modules.pop(name, None)

@@ -419,6 +419,43 @@ def test_landlock_alone_refuses_writes_and_tcp(folder: Path, tmp_path: Path) -> 
         assert refused(answer), answer
 
 
+@pytest.fixture
+def prepared() -> Iterator[lockdown._Program]:
+    """The seccomp program the zygote builds before forking (lockdown.prepare)."""
+    lockdown.prepare()
+    assert lockdown._prepared, "libseccomp's program could not be patched for a pid"
+    yield lockdown._prepared[0]
+    lockdown._prepared.clear()
+
+
+def test_the_prepared_program_is_libseccomps_for_the_childs_pid(
+        prepared: lockdown._Program) -> None:
+    for pid in (1, 2, 300, 4242, 65_537, os.getpid(), 4_194_303):
+        assert prepared.for_pid(pid) == lockdown._export(lockdown.seccomp_filter(pid)), pid
+
+
+@pytest.mark.parametrize("how", ["fork", "kill", "setpgid", "prlimit", "unshare", "socket"])
+def test_seccomp_alone_from_the_prepared_program_refuses(
+        folder: Path, how: str, prepared: lockdown._Program,
+        bystander: subprocess.Popen[bytes]) -> None:
+    """The program a child loads when the zygote prepared it (not built in the child)
+    refuses on its own, without Landlock (whose signal scope would also refuse kill)."""
+    group, pid = os.getpgrp(), bystander.pid
+    attempts: dict[str, Callable[[], object]] = {
+        "fork": lambda: libc_errno(LIBC.fork()),
+        "kill": lambda: os.kill(pid, signal.SIGKILL),
+        "setpgid": lambda: os.setpgid(0, group),
+        "prlimit": lambda: resource.prlimit(0, resource.RLIMIT_NOFILE, (64, 64)),
+        "unshare": lambda: libc_errno(LIBC.unshare(0x10000000)),
+        "socket": lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM),
+    }
+    answer = run_locked(folder, attempts[how], layers=Layers(0, True))
+    assert refused(answer), answer
+    assert bystander.poll() is None, "the bystander was killed"
+    assert run_locked(folder, lambda: os.kill(os.getpid(), 0),
+                      layers=Layers(0, True)) == {"returned": "None"}
+
+
 def test_without_libseccomp_the_layer_is_unavailable_not_a_crash() -> None:
     code = ("import sys; sys.modules['pyseccomp'] = None\n"
             "from validation.loaders.dag import lockdown\n"

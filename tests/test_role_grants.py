@@ -234,3 +234,39 @@ def test_cross_file_rules_stay_quiet_without_the_context(tmp_path: Path) -> None
     repo = scan_repo(tmp_path, ("dev", "prod"))
     facts = load_role(tmp_path, rel_path, "dev", ROLE)
     assert check_facts(Subject.ROLE, rel_path, facts, repo) == []
+
+
+UNDECIDED_DAG = '''\
+from datetime import datetime
+
+from airflow.models import DAG
+from mojap_airflow_tools.operators import BasicKubernetesPodOperator
+
+dag = DAG(dag_id="proj.run", start_date=datetime(2022, 1, 1), schedule_interval=None,
+          default_args={{"owner": "proj"}})
+BasicKubernetesPodOperator(dag=dag, task_id="t", role="airflow_dev_{role}".strip(),
+                           repo_name="airflow-proj", release="v1.0.0")
+'''
+
+
+@pytest.mark.parametrize("used", ["proj_a", "proj_b"])
+def test_a_dag_the_source_cannot_decide_is_decided_by_its_import_in_the_same_run(
+        tmp_path: Path, used: str) -> None:
+    """The role comes from a call (``.strip()``): only the import knows it. A run that
+    imports the DAG checks the roles after it, with its facts (ROL016 on the unused
+    role); a run of the role file alone, with no facts, cannot prove it unused."""
+    from validation.config import Config
+    from validation.run.runner import run
+
+    write(tmp_path, "environments/dev/dags/proj/README.md", "# proj\n")
+    write(tmp_path, "environments/dev/dags/proj/run.py", UNDECIDED_DAG.format(role=used))
+    for stem in ("proj_a", "proj_b"):
+        write(tmp_path, f"environments/dev/roles/airflow_dev_{stem}.yaml",
+              "s3:\n  read_only: [alpha-x/*]\n")
+    everything = run(tmp_path, [], everything=True, config=Config(), cwd=tmp_path)
+    unused = "proj_b" if used == "proj_a" else "proj_a"
+    assert [(p.path, p.rule) for p in everything.problems] == [
+        (f"environments/dev/roles/airflow_dev_{unused}.yaml", "ROL016")]
+    alone = run(tmp_path, [f"environments/dev/roles/airflow_dev_{unused}.yaml"],
+                everything=False, config=Config(), cwd=tmp_path)
+    assert alone.problems == []  # nothing decides what run.py uses: silent

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from validation.facts import DagFileFacts, RepoFacts, WriteGrant
+from validation.facts import RepoFacts, WriteGrant
 from validation.loaders.files import read_text
-from validation.loaders.role_users import file_roles
+from validation.loaders.role_users import FactsOf, file_roles
 from validation.routes import Kind, route
 from validation.s3 import bucket_of, has_wildcard, normal_path
 
 WRITE_ACCESS = ("write_only", "read_write")
 MAX_ROLE_BYTES = 1_000_000  # as the role loader: real role files have a few hundred bytes
 MAX_C_DEPTH = 200  # nesting libyaml may be given (see yaml_loader)
-
-FactsOf = Callable[[str], DagFileFacts | None]  # a DAG file's facts, if the run has them
 
 
 OTHER_ROLE_SUFFIXES = (".yml", ".json")  # role files STR005 asks to rename to .yaml
@@ -98,7 +96,7 @@ def dag_role_users(root: Path, env: str, facts_of: FactsOf | None = None,
     used: set[str] = set()
     unknown: list[str] = []
     for path in env_dag_files(root, env):
-        roles = file_roles(root, path, facts_of(path) if facts_of else None)
+        roles = file_roles(root, path, facts_of)
         if roles is None:
             unknown.append(path)
         else:

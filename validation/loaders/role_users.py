@@ -1,17 +1,17 @@
 """Which roles a DAG file uses, decided from facts, never from a text search.
 
 The answer for one file is the set of role names its tasks may run with, or None when it
-cannot be decided. Two readings count, together:
+cannot be decided. Two readings count, the second only when the first cannot decide:
 
-- the facts of the file when the run has them (it imported the file, or the cache holds
-  its facts at its current content) and the import worked: the role each task really has
-  (the annotation, or the service account with "-" for "_");
 - a static reading of its source and of the imports/ modules it imports: every value given
   to ``role=`` or ``service_account_name=``, to a dict key or subscript
   ``"iam.amazonaws.com/role"``, evaluated from string literals, f-strings, ``+`` and the
   names the module binds once at the top level (or imports from imports/), as the user
   guide writes ``ROLE = f"airflow_dev_{username}_example"``. A helper's parameter counts
-  with its default and every value the file's calls of the helper pass it.
+  with its default and every value the file's calls of the helper pass it;
+- the facts of the file when the run has them (it imported the file, or the cache holds
+  its facts at its current content) and the import worked: the role each task really has
+  (the annotation, or the service account with "-" for "_").
 
 The static reading gives up (Undecided) on a value it cannot evaluate: a call, a name
 bound twice or in a loop, a file that does not parse, a missing module. Then the facts
@@ -53,16 +53,21 @@ def fact_roles(facts: DagFileFacts | None) -> Roles:
     return frozenset(task.role for dag in facts.dags for task in dag.tasks if task.role)
 
 
-def file_roles(root: Path, path: str, facts: DagFileFacts | None = None,
+FactsOf = Callable[[str], "DagFileFacts | None"]  # a DAG file's facts, if a run has them
+
+
+def file_roles(root: Path, path: str, facts_of: FactsOf | None = None,
                text: str | None = None) -> Roles:
     """The roles the DAG file at ``path`` uses: what its source shows (``text``, or the
-    file as it is now) and what its ``facts`` show; None when neither decides."""
+    file as it is now), else, when the source does not decide, what its facts show
+    (``facts_of(path)``, asked only then); None when neither decides. The source decides
+    first, as it does for ``--changed-since`` (validation/vcs/dependents.py), so the run
+    and the selection agree on every file it decides, whatever facts a run holds."""
     source = read_text(root / path) if text is None else text
     static = None if source is None else static_roles(source, lambda p: read_text(root / p))
-    imported = fact_roles(facts)
-    if static is None:
-        return imported
-    return static | (imported or frozenset())
+    if static is not None or facts_of is None:
+        return static
+    return fact_roles(facts_of(path))
 
 
 def static_roles(text: str, module_text: ModuleText) -> Roles:

@@ -9,6 +9,7 @@ cache: the CLI opens one and hands it in.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -88,3 +89,43 @@ class NullStore:
     def put_report(self, config: Config, repo: RepoFacts, listing: list[str], report: Report,
                    modules: set[str]) -> None:
         return None
+
+
+class DeferredStore:
+    """A store whose writes wait: reads go to ``store``, writes are kept until
+    ``replay(into)`` (or dropped with it). The runner checks the role files while the DAG
+    files' zygote starts, before it knows whether anything of the run may be kept."""
+
+    def __init__(self, store: FactStore) -> None:
+        self.store = store
+        self.writes: list[Callable[[FactStore], object]] = []
+
+    def get_facts(self, kind: FactKind, path: str) -> Any:
+        return self.store.get_facts(kind, path)
+
+    def put_facts(self, kind: FactKind, path: str, facts: Any) -> bool:
+        self.writes.append(lambda into: into.put_facts(kind, path, facts))
+        return True
+
+    def checks(self, repo: RepoFacts, rule_ids: list[str]) -> str:
+        return self.store.checks(repo, rule_ids)
+
+    def get_problems(self, kind: FactKind, path: str, checks: str) -> CachedProblems | None:
+        return self.store.get_problems(kind, path, checks)
+
+    def put_problems(self, kind: FactKind, path: str, found: CachedProblems, facts: Any,
+                     checks: str) -> None:
+        self.writes.append(lambda into: into.put_problems(kind, path, found, facts, checks))
+
+    def get_report(self, config: Config, repo: RepoFacts, listing: list[str]) -> Report | None:
+        return self.store.get_report(config, repo, listing)
+
+    def put_report(self, config: Config, repo: RepoFacts, listing: list[str], report: Report,
+                   modules: set[str]) -> None:
+        self.writes.append(lambda into: into.put_report(config, repo, listing, report, modules))
+
+    def replay(self, into: FactStore) -> None:
+        """Make the writes in ``into``, in their order."""
+        writes, self.writes = self.writes, []
+        for write in writes:
+            write(into)

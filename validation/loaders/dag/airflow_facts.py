@@ -52,6 +52,7 @@ class _Source:
         self.tree: ast.Module | None = None
         self.namespace: dict[str, Any] = {}
         self.roles: dict[int, str | None] = {}
+        self.mojap: dict[int, bool] = {}
         try:
             with open(path, encoding="utf-8-sig") as handle:
                 self.tree = parse_quietly(handle.read())
@@ -79,14 +80,16 @@ class _Source:
 
     def calls_mojap(self, line: int) -> bool:
         """Whether the call at ``line`` is mojap-airflow-tools' BasicKubernetesPodOperator,
-        under whatever name the module bound it to."""
-        from mojap_airflow_tools.operators import basic_kubernetes_pod_operator
+        under whatever name the module bound it to (once per line: tasks made in a loop
+        share one, and each look walks the whole tree)."""
+        if line not in self.mojap:
+            from mojap_airflow_tools.operators import basic_kubernetes_pod_operator
 
-        assert self.tree is not None
-        for function in called_functions(self.tree, line):
-            if _resolve(function, self.namespace) is basic_kubernetes_pod_operator:
-                return True
-        return False
+            assert self.tree is not None
+            self.mojap[line] = any(
+                _resolve(function, self.namespace) is basic_kubernetes_pod_operator
+                for function in called_functions(self.tree, line))
+        return self.mojap[line]
 
     def role_argument(self, line: int) -> str | None:
         """The role= of the call at ``line`` (tasks made in a loop share one)."""

@@ -41,6 +41,11 @@ class DagFileRequest:
     name: str
 
 
+# Told, as each file's facts are complete (while the other files are still importing):
+# its kind ("dag" or "imports"), repo-relative path and facts.
+OnFacts = Callable[[str, str, Any], None]
+
+
 def load_python_files(
     root: str,
     dag_files: Iterable[DagFileRequest],
@@ -56,29 +61,87 @@ def load_python_files(
     per CPU core). With ``require_kernel``, a machine without kernel containment is a
     supervisor.LoaderError; ``on_containment`` is told how the imports were contained (a
     supervisor.Containment), when there were any."""
-    from validation.loaders.dag.worker import Job
+    loading = Loading(root, dag_files, modules, settings, jobs, progress, require_kernel)
+    return loading.finish(on_containment)
 
-    root = os.path.abspath(root)  # children run in a folder of their own
-    dags, work = _prepare_dag_files(root, dag_files)
-    imports = {path: ImportsModuleFacts(path, name) for path, name in modules}
-    for path, module in imports.items():
-        text = _read(os.path.join(root, path))
-        if isinstance(text, ErrorFacts) and text.kind == "OSError":  # a FIFO, too large
-            module.import_error = text
-        else:
-            work[path] = Job(os.path.join(root, path), "imports", f"imports.{module.name}")
-    for path, outcome in _run_jobs(root, work, settings, jobs, progress, require_kernel,
-                                   on_containment).items():
-        if path in dags:
-            _merge(dags[path], outcome)
-            if not dags[path].imported:
-                _read_from_source(root, dags[path])
-        else:
-            module = imports[path]
-            module.import_error, module.crash = outcome.import_error, outcome.crash
-            module.defines_dags = outcome.dags
-            _locate_module_dags(root, module)
-    return dags, imports
+
+class Loading:
+    """DAG files and imports modules on their way in. The zygote is started first, so it
+    imports Airflow while this process reads the sources and, until ``finish()``, does
+    whatever else the run has to do (the runner checks the role files meanwhile).
+    ``stop()`` (``finish()`` calls it) kills the zygote and its children."""
+
+    def __init__(self, root: str, dag_files: Iterable[DagFileRequest],
+                 modules: Iterable[tuple[str, str]], settings: LoadSettings, jobs: int = 0,
+                 progress: Progress | None = None, require_kernel: bool = False) -> None:
+        from validation.loaders.dag import supervisor
+        from validation.loaders.dag.worker import Job
+
+        self.root = os.path.abspath(root)  # children run in a folder of their own
+        self.settings, self.jobs, self.progress = settings, jobs, progress
+        self.require_kernel = require_kernel
+        requests, pairs = list(dag_files), list(modules)
+        self.zygote = (supervisor.Zygote(self.root, settings, supervisor.worker_count(jobs))
+                       if requests or pairs else None)
+        try:
+            self.dags, self.work = _prepare_dag_files(self.root, requests)
+            self.imports = {path: ImportsModuleFacts(path, name) for path, name in pairs}
+            for path, module in self.imports.items():
+                text = _read(os.path.join(self.root, path))
+                if isinstance(text, ErrorFacts) and text.kind == "OSError":  # a FIFO, too large
+                    module.import_error = text
+                else:
+                    self.work[path] = Job(os.path.join(self.root, path), "imports",
+                                          f"imports.{module.name}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def finish(self, on_containment: Callable[[Any], None] | None = None,
+               on_facts: OnFacts | None = None
+               ) -> tuple[dict[str, DagFileFacts], dict[str, ImportsModuleFacts]]:
+        """Import the files (``on_containment`` is told how, before any facts) and merge
+        what each produced with what its source says; ``on_facts`` is told of each file
+        as soon as its facts are complete."""
+        try:
+            done: set[str] = set()
+
+            def merged(path: str, outcome: Any) -> None:
+                facts: DagFileFacts | ImportsModuleFacts
+                if path in self.dags:
+                    _merge(self.dags[path], outcome, self.root)
+                    kind, facts = "dag", self.dags[path]
+                else:
+                    module = self.imports[path]
+                    module.import_error, module.crash = outcome.import_error, outcome.crash
+                    module.defines_dags = outcome.dags
+                    _locate_module_dags(self.root, module)
+                    kind, facts = "imports", module
+                done.add(path)
+                if on_facts is not None:
+                    on_facts(kind, path, facts)
+
+            if self.work:
+                from validation.loaders.dag import supervisor
+
+                assert self.zygote is not None
+                supervisor.run_jobs(self.root, self.work, self.settings, self.jobs,
+                                    allow_weak=not self.require_kernel,
+                                    progress=self.progress, zygote=self.zygote,
+                                    on_containment=on_containment, on_outcome=merged)
+            if on_facts is not None:  # the files there was nothing to import of
+                for kind, found in (("dag", self.dags), ("imports", self.imports)):
+                    for path, facts in found.items():
+                        if path not in done:
+                            on_facts(kind, path, facts)
+            return self.dags, self.imports
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.zygote is not None:
+            self.zygote.stop()
+            self.zygote = None
 
 
 def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:
@@ -127,8 +190,9 @@ def _source(text: str | ErrorFacts, path: str) -> SourceFacts:
     return SourceFacts() if isinstance(text, ErrorFacts) else source_facts(text, path)
 
 
-def _merge(facts: DagFileFacts, outcome: Any) -> None:
-    """Add what the import produced, pointing each DAG and task at its literal in the source."""
+def _merge(facts: DagFileFacts, outcome: Any, root: str) -> None:
+    """Add what the import produced, pointing each DAG and task at its literal in the
+    source; when it failed, what the source shows instead."""
     facts.import_error, facts.crash = outcome.import_error, outcome.crash
     facts.import_seconds = outcome.import_seconds
     facts.imported_modules, facts.warnings = outcome.repo_modules, outcome.warnings
@@ -136,6 +200,8 @@ def _merge(facts: DagFileFacts, outcome: Any) -> None:
     facts.dags = outcome.dags
     for dag in facts.dags:
         _locate_dag(dag, facts.source)
+    if not facts.imported:
+        _read_from_source(root, facts)
     error = facts.import_error
     if error is None:
         return
@@ -180,22 +246,3 @@ def _locate_any(source: SourceFacts, line: int, keywords: tuple[str, ...]) -> tu
         if found:
             return found
     return source.call_position(line)
-
-
-# -- running the jobs ---------------------------------------------------------------------
-
-
-def _run_jobs(root: str, jobs: dict[str, Any], settings: LoadSettings, workers: int,
-              progress: Progress | None, require_kernel: bool,
-              on_containment: Callable[[Any], None] | None) -> dict[str, Any]:
-    """An Outcome per path, whatever the files do: each imported in a locked-down child
-    of the zygote (supervisor.py, zygote.py); this process runs none of them."""
-    if not jobs:
-        return {}
-    from validation.loaders.dag import supervisor
-
-    outcomes, found = supervisor.run_jobs(root, jobs, settings, workers,
-                                          allow_weak=not require_kernel, progress=progress)
-    if on_containment is not None:
-        on_containment(found)
-    return outcomes

@@ -32,6 +32,7 @@ import platform
 import resource
 import signal
 import stat
+import struct
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -91,12 +92,12 @@ def _syscall(number: int, *args: Any) -> int:
     return result
 
 
-def _prctl(option: int, value: int) -> None:
+def _prctl(option: int, value: int, third: int = 0) -> None:
     function = _libc().prctl
     function.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                          ctypes.c_ulong)
     function.restype = ctypes.c_int
-    if function(option, value, 0, 0, 0) != 0:
+    if function(option, value, third, 0, 0) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"prctl({option}): {os.strerror(code)}")
 
@@ -182,11 +183,9 @@ def _deny(sc: Any, flt: Any, action: int, name: str, *args: Any) -> None:
     flt.add_rule(action, number, *args)
 
 
-def seccomp_filter(pid: int | None) -> Any:
+def seccomp_filter(pid: int) -> Any:
     """The filter for the child ``pid``: allow by default, EPERM for what it must not do.
-    With ``pid`` None, the filter without the two rules that name the child's pid (kill,
-    tgkill): built once, before forking, and loaded in each child (building it is most of
-    the lock-down's cost); those two then go in a small filter of the child's own."""
+    ``prepare()`` builds it once, before forking, for a placeholder pid."""
     sc = _seccomp_module()
     if sc is None:
         raise LockdownError("seccomp is not available (libseccomp missing)")
@@ -204,8 +203,7 @@ def seccomp_filter(pid: int | None) -> Any:
     _deny(sc, flt, eperm, "prlimit64", sc.Arg(2, sc.NE, 0))  # setting a limit
     _deny(sc, flt, eperm, "prlimit64", sc.Arg(0, sc.NE, 0))  # another process's limits
     _deny(sc, flt, eperm, "prctl", sc.Arg(0, sc.EQ, PR_SET_PDEATHSIG))
-    if pid is not None:
-        _signal_rules(sc, flt, pid)
+    _signal_rules(sc, flt, pid)
     return flt
 
 
@@ -217,25 +215,83 @@ def _signal_rules(sc: Any, flt: Any, pid: int) -> None:
     _deny(sc, flt, eperm, "tgkill", sc.Arg(0, sc.NE, pid))
 
 
-_prepared: list[Any] = []  # the pid-free filter, built once by prepare()
+# A stand-in for the child's pid in the filter built before forking: above any pid
+# (pid_max is at most 2**22), so it is found only where the pid goes.
+PID_PLACEHOLDER = 0x3FFF_FF5A
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+@dataclass(frozen=True)
+class _Program:
+    """libseccomp's BPF program for ``seccomp_filter(PID_PLACEHOLDER)``, and where the
+    placeholder is in it (byte offsets of the constants to replace with the pid)."""
+
+    code: bytes
+    offsets: tuple[int, ...]
+
+    def for_pid(self, pid: int) -> bytes:
+        code = bytearray(self.code)
+        for offset in self.offsets:
+            struct.pack_into("=I", code, offset, pid)
+        return bytes(code)
+
+
+_prepared: list[_Program] = []  # built once by prepare(), loaded by each child
+
+
+def _export(flt: Any) -> bytes:
+    """The BPF program libseccomp makes of ``flt`` (what seccomp_load would load)."""
+    fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+    try:
+        with os.fdopen(os.dup(fd), "rb", closefd=True) as handle:
+            flt.export_bpf(handle)
+        size = os.lseek(fd, 0, os.SEEK_END)
+        return os.pread(fd, size, 0)
+    finally:
+        os.close(fd)
+
+
+def _program() -> _Program | None:
+    """The child's filter as a program with the pid to patch in, or None if patching
+    the placeholder would not give, for two real pids, exactly the program libseccomp
+    makes for them (then each child builds its own)."""
+    code = _export(seccomp_filter(PID_PLACEHOLDER))
+    if len(code) % 8:
+        return None
+    offsets = tuple(index * 8 + 4 for index, (_, _, _, k) in
+                    enumerate(struct.iter_unpack("=HBBI", code)) if k == PID_PLACEHOLDER)
+    program = _Program(code, offsets)
+    if not offsets or any(program.for_pid(pid) != _export(seccomp_filter(pid))
+                          for pid in (os.getpid(), 4_194_303)):
+        return None
+    return program
 
 
 def prepare() -> None:
-    """Build the seccomp filter before forking children (where seccomp is available), so
-    each child only loads it."""
+    """Build the seccomp filter before forking children (where seccomp is available):
+    libseccomp's program for a placeholder pid, so that each child only puts its pid in
+    and loads it (building the filter is most of the lock-down's cost)."""
     if available().seccomp and not _prepared:
-        _prepared.append(seccomp_filter(None))
+        program = _program()
+        if program is not None:
+            _prepared.append(program)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def _load_seccomp(pid: int) -> None:
     if not _prepared:
         seccomp_filter(pid).load()
         return
-    _prepared[0].load()
-    sc = _seccomp_module()
-    own = sc.SyscallFilter(sc.ALLOW)
-    _signal_rules(sc, own, pid)
-    own.load()
+    # What seccomp_load does with this filter (no TSYNC, log or notify flags): no new
+    # privileges, then the program.
+    data = _prepared[0].for_pid(pid)
+    code = ctypes.create_string_buffer(data, len(data))
+    program = _SockFprog(len(data) // 8, ctypes.addressof(code))
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(program))
 
 
 # -- the API ------------------------------------------------------------------------------
@@ -392,9 +448,12 @@ def _limits(limits: Limits) -> None:
 def _tasks_now() -> int:
     """Tasks running on the machine now (/proc/loadavg), which RLIMIT_NPROC counts too
     (per user; for root it is not enforced, and seccomp's fork refusal is the wall)."""
-    try:
-        with open("/proc/loadavg", encoding="ascii") as handle:
-            return int(handle.read().split()[3].split("/")[1])
+    try:  # os.read, not open(): a text file's machinery costs a fresh child about 1 ms
+        fd = os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return int(os.read(fd, 256).split()[3].split(b"/")[1])
+        finally:
+            os.close(fd)
     except (OSError, ValueError, IndexError):
         return 4096
 

@@ -77,6 +77,7 @@ class Zygote:
 
     def __init__(self, root: str, settings: LoadSettings, workers: int) -> None:
         self.run_dir = tempfile.mkdtemp(prefix="validation-run-")
+        self.workers = workers  # children at a time
         self.children: dict[int, int] = {}  # job id -> pid, while running
         self.buffer = bytearray()
         self.process: subprocess.Popen[bytes] | None = None
@@ -139,7 +140,8 @@ class Zygote:
         return dict(message)
 
     def stop(self) -> None:
-        """Kill every child and the zygote, wait until they are gone, remove the folder."""
+        """Kill every child and the zygote, wait until they are gone, remove the folder
+        (once: later calls do nothing but remove it)."""
         for pid in list(self.children.values()):
             _kill_group(pid)
         if self.process is not None:
@@ -154,6 +156,7 @@ class Zygote:
                     pass
         _wait_gone(list(self.children.values()))
         self.children.clear()
+        self.process = None  # stopped: a second stop() signals no pid it might reuse
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
@@ -180,13 +183,23 @@ def _wait_gone(pids: list[int], seconds: float = 1.0) -> None:
             time.sleep(0.005)
 
 
+def worker_count(jobs: int) -> int:
+    """Children at a time for ``--jobs`` (0: one per CPU core)."""
+    return max(1, jobs or os.cpu_count() or 1)
+
+
 def run_jobs(root: str, jobs: dict[str, Job], settings: LoadSettings, workers: int,
-             allow_weak: bool, progress: Progress | None = None
+             allow_weak: bool, progress: Progress | None = None, zygote: Zygote | None = None,
+             on_containment: Callable[[Containment], None] | None = None,
+             on_outcome: Callable[[str, Outcome], None] | None = None
              ) -> tuple[dict[str, Outcome], Containment]:
     """An Outcome per path, whatever the files do, and how they were contained;
-    ``workers`` children at a time (0: one per CPU core)."""
-    workers = max(1, workers or os.cpu_count() or 1)
-    zygote = Zygote(root, settings, workers)
+    ``workers`` children at a time (0: one per CPU core), of ``zygote`` when it was
+    started already (it is stopped either way). ``on_containment`` is told how the files
+    are contained before any of them is imported, ``on_outcome`` of each Outcome as it
+    arrives."""
+    if zygote is None:
+        zygote = Zygote(root, settings, worker_count(workers))
     try:
         hello = zygote.receive()["hello"]
         containment_found = Containment(hello["landlock"], hello["seccomp"], hello["reason"])
@@ -196,14 +209,18 @@ def run_jobs(root: str, jobs: dict[str, Job], settings: LoadSettings, workers: i
                 f"({containment_found.reason}) and CI=true requires it: DAG files would be "
                 "imported behind the audit-hook guard alone; pass --allow-weak-containment "
                 "to run anyway")
-        outcomes = _exchange(zygote, jobs, workers, settings.timeout, progress)
+        if on_containment is not None:
+            on_containment(containment_found)
+        outcomes = _exchange(zygote, jobs, zygote.workers, settings.timeout, progress,
+                             on_outcome)
         return outcomes, containment_found
     finally:
         zygote.stop()
 
 
 def _exchange(zygote: Zygote, jobs: dict[str, Job], parallel: int, timeout: float,
-              progress: Progress | None) -> dict[str, Outcome]:
+              progress: Progress | None,
+              on_outcome: Callable[[str, Outcome], None] | None = None) -> dict[str, Outcome]:
     paths = sorted(jobs)
     outcomes: dict[str, Outcome] = {}
     sent = 0
@@ -221,6 +238,8 @@ def _exchange(zygote: Zygote, jobs: dict[str, Job], parallel: int, timeout: floa
         if "done" in message:
             path = running.pop(message["done"])
             outcomes[path] = _outcome(message, timeout)
+            if on_outcome is not None:
+                on_outcome(path, outcomes[path])
     return outcomes
 
 

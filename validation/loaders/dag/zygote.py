@@ -180,7 +180,10 @@ def _warm_up(home: str, plan: Plan) -> None:
     path = os.path.join(home, "warm_up.py")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(WARM_UP_DAG)
-    dag_worker.run(dag_worker.Job(path, "dag"), _instruments[0], home, _settings(plan))
+    outcome = dag_worker.run(dag_worker.Job(path, "dag"), _instruments[0], home, _settings(plan))
+    from validation.cache import codec
+
+    json.dumps(codec.encode(outcome, dag_worker.Outcome))  # the codec, compiled for children
 
 
 def _readable_paths(plan: Plan, home: str) -> list[str]:
