@@ -30,6 +30,7 @@ from pathlib import Path
 
 from validation.facts import DagFileFacts
 from validation.loaders.files import read_text
+from validation.loaders.source import nodes
 
 ROLE_KEYWORDS = frozenset({"role", "service_account_name"})
 ROLE_ANNOTATION = "iam.amazonaws.com/role"  # the pod annotation naming its IAM role
@@ -100,7 +101,7 @@ class ModuleReader:
         self.from_imports = _from_imports(self.tree)  # local name -> (module file, name)
         self.functions = {node.name: node for node in self.tree.body
                           if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        self.parents = {id(child): node for node in ast.walk(self.tree)
+        self.parents = {id(child): node for node in nodes(self.tree)
                         for child in ast.iter_child_nodes(node)}
         self.cache: dict[str, str] = {}
 
@@ -182,7 +183,7 @@ class ModuleReader:
         default = _default(function, name)
         if default is not None:
             found += self.values(default, depth + 1)
-        for use in ast.walk(self.tree):
+        for use in nodes(self.tree):
             if not (isinstance(use, ast.Name) and use.id == function.name):
                 continue
             call = self.parents.get(id(use))
@@ -246,7 +247,7 @@ def _default(function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast
 def _role_values(tree: ast.Module) -> Iterator[tuple[str | None, ast.expr]]:
     """(keyword, value) of each expression the source gives a task's role: role= and
     service_account_name= arguments, and dict keys or subscripts naming the role."""
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if isinstance(node, ast.Call):
             yield from ((k.arg, k.value) for k in node.keywords if k.arg in ROLE_KEYWORDS)
         elif isinstance(node, ast.Dict):
@@ -266,7 +267,7 @@ def _module_bindings(tree: ast.Module) -> dict[str, ast.expr]:
     """The names bound exactly once in the module, by a plain top-level assignment."""
     counts: dict[str, int] = {}
     values: dict[str, ast.expr] = {}
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         for name in _bound_names(node):
             counts[name] = counts.get(name, 0) + 1
     for statement in tree.body:
@@ -293,7 +294,7 @@ def _bound_names(node: ast.AST) -> Iterator[str]:
 def _imported_modules(tree: ast.Module) -> dict[str, str]:
     """``import imports.x as m``: m -> imports/x.py."""
     found = {}
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
@@ -307,7 +308,7 @@ def _imported_modules(tree: ast.Module) -> dict[str, str]:
 
 def _named_modules(tree: ast.Module) -> set[str]:
     """Modules named in a string, as ``importlib.import_module("imports.x")`` does."""
-    return {f"imports/{match.group(1)}.py" for node in ast.walk(tree)
+    return {f"imports/{match.group(1)}.py" for node in nodes(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
             and (match := IMPORTS_STRING.fullmatch(node.value.strip()))}
 
@@ -315,7 +316,7 @@ def _named_modules(tree: ast.Module) -> set[str]:
 def _from_imports(tree: ast.Module) -> dict[str, tuple[str, str]]:
     """``from imports.x import A as B``: B -> (imports/x.py, A)."""
     found = {}
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if isinstance(node, ast.ImportFrom) and node.level in (0, 1) and node.module:
             parts = node.module.split(".")
             if node.level == 1:
