@@ -57,14 +57,13 @@ def fact_roles(facts: DagFileFacts | None) -> Roles:
 FactsOf = Callable[[str], "DagFileFacts | None"]  # a DAG file's facts, if a run has them
 
 
-def file_roles(root: Path, path: str, facts_of: FactsOf | None = None,
-               text: str | None = None) -> Roles:
-    """The roles the DAG file at ``path`` uses: what its source shows (``text``, or the
-    file as it is now), else, when the source does not decide, what its facts show
+def file_roles(root: Path, path: str, facts_of: FactsOf | None = None) -> Roles:
+    """The roles the DAG file at ``path`` uses: what its source shows (the file as it is
+    now), else, when the source does not decide, what its facts show
     (``facts_of(path)``, asked only then); None when neither decides. The source decides
     first, as it does for ``--changed-since`` (validation/vcs/dependents.py), so the run
     and the selection agree on every file it decides, whatever facts a run holds."""
-    source = read_text(root / path) if text is None else text
+    source = read_text(root / path)
     static = None if source is None else static_roles(source, lambda p: read_text(root / p))
     if static is not None or facts_of is None:
         return static

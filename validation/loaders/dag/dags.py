@@ -84,7 +84,7 @@ class Loading:
         self.zygote = (supervisor.Zygote(self.root, settings, supervisor.worker_count(jobs))
                        if requests or pairs else None)
         try:
-            self.dags, self.work = _prepare_dag_files(self.root, requests)
+            self.dags, self.work, self.texts = _prepare_dag_files(self.root, requests)
             self.imports = {path: ImportsModuleFacts(path, name) for path, name in pairs}
             for path, module in self.imports.items():
                 text = _read(os.path.join(self.root, path))
@@ -109,7 +109,7 @@ class Loading:
             def merged(path: str, outcome: Any) -> None:
                 facts: DagFileFacts | ImportsModuleFacts
                 if path in self.dags:
-                    _merge(self.dags[path], outcome, self.root)
+                    _merge(self.dags[path], outcome, self.root, self.texts[path])
                     kind, facts = "dag", self.dags[path]
                 else:
                     module = self.imports[path]
@@ -155,12 +155,14 @@ def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:
 
 def _prepare_dag_files(
     root: str, requests: Iterable[DagFileRequest]
-) -> tuple[dict[str, DagFileFacts], dict[str, Any]]:
-    """Source facts for each DAG file, and a job for each one that is worth importing."""
+) -> tuple[dict[str, DagFileFacts], dict[str, Any], dict[str, str]]:
+    """Source facts for each DAG file, a job for each one that is worth importing, and
+    the text its source facts were read from (what the source shows, if it fails)."""
     from validation.loaders.dag.worker import Job
 
     facts: dict[str, DagFileFacts] = {}
     jobs: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     for request in requests:
         text = _read(os.path.join(root, request.path))
         source = _source(text, request.path)
@@ -171,8 +173,9 @@ def _prepare_dag_files(
             file_facts.import_error = source.syntax_error
         else:
             jobs[request.path] = Job(os.path.join(root, request.path), "dag")
+            texts[request.path] = text
         facts[request.path] = file_facts
-    return facts, jobs
+    return facts, jobs, texts
 
 
 def _read(path: str) -> str | ErrorFacts:
@@ -190,7 +193,7 @@ def _source(text: str | ErrorFacts, path: str) -> SourceFacts:
     return SourceFacts() if isinstance(text, ErrorFacts) else source_facts(text, path)
 
 
-def _merge(facts: DagFileFacts, outcome: Any, root: str) -> None:
+def _merge(facts: DagFileFacts, outcome: Any, root: str, text: str) -> None:
     """Add what the import produced, pointing each DAG and task at its literal in the
     source; when it failed, what the source shows instead."""
     facts.import_error, facts.crash = outcome.import_error, outcome.crash
@@ -201,7 +204,7 @@ def _merge(facts: DagFileFacts, outcome: Any, root: str) -> None:
     for dag in facts.dags:
         _locate_dag(dag, facts.source)
     if not facts.imported:
-        _read_from_source(root, facts)
+        _read_from_source(root, facts, text)
     error = facts.import_error
     if error is None:
         return
@@ -213,11 +216,9 @@ def _merge(facts: DagFileFacts, outcome: Any, root: str) -> None:
         error.line, error.column = _locate_any(facts.source, error.line, SCHEDULE_KEYWORDS)
 
 
-def _read_from_source(root: str, facts: DagFileFacts) -> None:
-    """The DAGs and tasks the source shows, for a file whose import failed."""
-    text = read_source(os.path.join(root, facts.path))
-    if isinstance(text, ErrorFacts):
-        return
+def _read_from_source(root: str, facts: DagFileFacts, text: str) -> None:
+    """The DAGs and tasks the source shows (``text``, the one its source facts were read
+    from, so that their positions agree), for a file whose import failed."""
     facts.source_dags, facts.source_tasks = source_dags(
         text, lambda module: read_text(os.path.join(root, module)))
     for dag in facts.source_dags:
