@@ -166,6 +166,9 @@ def _prepare(plan: Plan) -> None:
     import gc
 
     gc.freeze()  # Airflow's objects are never garbage: no child copies them to walk them
+    from validation.loaders.dag import pages
+
+    pages.collapse_heap()  # a child's fork copies one page-table entry per 2 MiB
     _send({"hello": {"landlock": layers.landlock_abi, "seccomp": layers.seccomp,
                      "reason": layers.reason}})
 
