@@ -4,7 +4,7 @@ The validator's own process never imports Airflow and never runs repository code
 zygote (``zygote.py``) is a fresh interpreter, exec'd with a credential-free environment
 and no inherited descriptors, so it never had the cache's signing key or the user's
 credentials; it forks a locked-down child per file. What a child produced comes back as
-JSON text and is decoded here with the strict codec into an Outcome: data, never code.
+JSON and is decoded here against the Outcome type (``results.py``): data, never code.
 
 Stopping: ``stop()`` kills every child (each leads its own process group) and the zygote,
 waits for them to be gone and removes the run's folder; it runs whatever ends the run
@@ -29,7 +29,7 @@ from typing import Any
 
 from validation.cache import codec
 from validation.facts import ErrorFacts, LoadSettings
-from validation.loaders.dag import containment, metadata
+from validation.loaders.dag import containment, metadata, results
 from validation.loaders.dag.worker import Job, Outcome
 from validation.loaders.dag.zygote import LOCKDOWN_FAILED, Plan
 
@@ -257,13 +257,11 @@ def _outcome(message: dict[str, Any], timeout: float) -> Outcome:
     if status != 0:
         return Outcome(crash=exit_facts(status))
     try:
-        decoded = codec.decode(json.loads(result), Outcome)
-    except (ValueError, TypeError, RecursionError) as error:  # CodecError is a ValueError
+        return results.decode(result)
+    except results.ResultError as error:
         return Outcome(crash=ErrorFacts("lost", "the import's result could not be read: "
                                         f"the file wrote to the validator's channel ({error})"
                                         [:300]))
-    assert isinstance(decoded, Outcome)
-    return decoded
 
 
 def exit_facts(code: int | None) -> ErrorFacts:

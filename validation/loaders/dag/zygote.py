@@ -13,7 +13,7 @@ Airflow is imported, then per job ``{"started": id, "pid": pid}`` and ``{"done":
 "problem": why there is no result or null}``.
 
 Each child locks itself down (``lockdown.py``) before it runs a line of the file, then
-imports the file and writes what it produced (an Outcome, through the strict codec) to a
+imports the file and writes what it produced (an Outcome, as JSON: ``results.py``) to a
 pipe of its own, which the zygote reads with a size cap and passes on as text: the
 zygote decodes nothing a child wrote.
 """
@@ -184,9 +184,10 @@ def _warm_up(home: str, plan: Plan) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(WARM_UP_DAG)
     outcome = dag_worker.run(dag_worker.Job(path, "dag"), _instruments[0], home, _settings(plan))
-    from validation.cache import codec
+    from validation.loaders.dag import results
 
-    json.dumps(codec.encode(outcome, dag_worker.Outcome))  # the codec, compiled for children
+    results.prepare()
+    results.encode(outcome)  # the encoder, ready for children
 
 
 def _readable_paths(plan: Plan, home: str) -> list[str]:
@@ -337,8 +338,7 @@ def _child(job: dict[str, Any], plan: Plan, folder: str, write: int) -> NoReturn
 
 
 def _locked_child(job: dict[str, Any], plan: Plan, folder: str, write: int) -> None:
-    from validation.cache import codec
-    from validation.loaders.dag import containment
+    from validation.loaders.dag import containment, results
     from validation.loaders.dag import worker as dag_worker
     from validation.loaders.dag import lockdown
 
@@ -350,18 +350,18 @@ def _locked_child(job: dict[str, Any], plan: Plan, folder: str, write: int) -> N
     try:
         lockdown.lock_down(folder, _readable, limits, keep=write, listable=[plan.root])
     except Exception as error:  # a required layer failed: no DAG code runs
-        _write(write, json.dumps({"lockdown": str(error)}))
+        _write(write, json.dumps({"lockdown": str(error)}).encode())
         os._exit(LOCKDOWN_FAILED)
     sys.path.insert(0, plan.root)
     guard = containment.Guard([folder])
     guard.install()
     job_record = dag_worker.Job(job["path"], job["kind"], job.get("module", ""))
     outcome = dag_worker.run(job_record, _instruments[0], plan.root, settings, guard)
-    _write(write, json.dumps(codec.encode(outcome, dag_worker.Outcome)))
+    _write(write, results.encode(outcome))
 
 
-def _write(fd: int, text: str) -> None:
-    view = memoryview(text.encode())
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
