@@ -190,26 +190,30 @@ def _pod_settings(task: Any) -> dict[str, Any]:
     return {name: _plain(getattr(task, name, None)) for name in POD_SETTINGS}
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any, depth: int = 0) -> Any:
     """Kubernetes models, dicts and lists of them as plain JSON-able data (the API's
     camelCase field names, as ``ApiClient.sanitize_for_serialization`` gives them)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if type(value) in _SCALARS or isinstance(value, (str, int, float, bool)):
         return value
     if depth > 20:
         return repr(value)
+    deeper = depth + 1  # below: scalars are kept without a call (most values are)
     if isinstance(value, (list, tuple, set)):
-        return [_plain(item, depth + 1) for item in value]
+        return [item if type(item) in _SCALARS else _plain(item, deeper) for item in value]
     if isinstance(value, dict):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
+        return {str(key): item if type(item) in _SCALARS else _plain(item, deeper)
+                for key, item in value.items()}
     if isinstance(value, datetime):
         return value.isoformat()
     attribute_map = getattr(value, "attribute_map", None)  # a kubernetes client model
     if isinstance(attribute_map, dict):
-        return {
-            api_name: _plain(getattr(value, name), depth + 1)
-            for name, api_name in attribute_map.items()
-            if getattr(value, name, None) is not None
-        }
+        fields = ((api_name, getattr(value, name, None))
+                  for name, api_name in attribute_map.items())
+        return {api_name: field if type(field) in _SCALARS else _plain(field, deeper)
+                for api_name, field in fields if field is not None}
     return repr(value)
 
 
