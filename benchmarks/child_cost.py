@@ -79,6 +79,13 @@ def _instrument() -> None:
     dag_worker.run = timed_run  # type: ignore[assignment]
 
 
+def _keeper(sent: list[dict[str, Any]]) -> Any:
+    """A zygote._send that keeps the messages, a child's result in them as text."""
+    def keep(message: dict[str, Any], payload: bytes = b"") -> None:
+        sent.append({**message, "result": payload.decode("utf-8", "replace")})
+    return keep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -96,7 +103,7 @@ def main() -> None:
     plan = zygote.Plan(root=root, run_dir=run_dir, jobs=1, parent=os.getppid(),
                        settings=codec.encode(LoadSettings(), LoadSettings), database=database)
     sent: list[dict[str, Any]] = []
-    zygote._send = sent.append  # type: ignore[assignment]
+    zygote._send = _keeper(sent)  # type: ignore[assignment]
     started = time.perf_counter()
     zygote._prepare(plan)
     print(f"zygote prepared in {time.perf_counter() - started:.2f} s; {sent[0]['hello']}")

@@ -31,14 +31,14 @@ from validation.cache import codec
 from validation.facts import ErrorFacts, LoadSettings
 from validation.loaders.dag import containment, metadata, results
 from validation.loaders.dag.worker import Job, Outcome
-from validation.loaders.dag.zygote import LOCKDOWN_FAILED, Plan
+from validation.loaders.dag.zygote import LOCKDOWN_FAILED, MAX_RESULT_BYTES, Plan
 
 # The zygote's first lines: put the validator's package (through a folder holding only a
 # link to it) on sys.path, never the repository root.
 BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[2]); "
              "from validation.loaders.dag.zygote import main; main()")
 PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MAX_LINE_BYTES = 64 * 1024 * 1024  # a line from the zygote: a child's capped result, quoted
+MAX_LINE_BYTES = 1024 * 1024  # a message line from the zygote (a result follows it)
 # Told, as files are imported: how many are done, of how many, and one being imported.
 Progress = Callable[[int, int, str], None]
 
@@ -116,21 +116,20 @@ class Zygote:
             pass
 
     def receive(self) -> dict[str, Any]:
-        """The zygote's next message (waiting for it)."""
-        assert self.process is not None and self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        while b"\n" not in self.buffer:
-            select.select([fd], [], [])
-            chunk = os.read(fd, 1024 * 1024)
-            if not chunk:
-                raise LoaderError("the process importing DAG files ended unexpectedly "
-                                  f"(status {self.process.poll()})")
-            self.buffer.extend(chunk)
-            if len(self.buffer) > MAX_LINE_BYTES:
+        """The zygote's next message (waiting for it); a "done" message's ``result`` is
+        the bytes the child wrote, or None."""
+        while (end := self.buffer.find(b"\n")) < 0:
+            self._read(MAX_LINE_BYTES)
+        message = json.loads(self.buffer[:end])
+        del self.buffer[:end + 1]
+        if "done" in message:
+            size = message["size"]
+            if size is not None and not 0 <= size <= MAX_RESULT_BYTES:
                 raise LoaderError("the process importing DAG files sent too much")
-        line, _, rest = bytes(self.buffer).partition(b"\n")
-        self.buffer[:] = rest
-        message = json.loads(line)
+            while size is not None and len(self.buffer) < size:
+                self._read(size)
+            message["result"] = None if size is None else bytes(self.buffer[:size])
+            del self.buffer[:size or 0]
         if "fatal" in message:
             raise LoaderError(f"the process importing DAG files failed: {message['fatal']}")
         if "started" in message:
@@ -138,6 +137,19 @@ class Zygote:
         elif "done" in message:
             self.children.pop(message["done"], None)
         return dict(message)
+
+    def _read(self, limit: int) -> None:
+        """More of what the zygote wrote into the buffer (waiting for it)."""
+        assert self.process is not None and self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        select.select([fd], [], [])
+        chunk = os.read(fd, 1024 * 1024)
+        if not chunk:
+            raise LoaderError("the process importing DAG files ended unexpectedly "
+                              f"(status {self.process.poll()})")
+        self.buffer.extend(chunk)
+        if len(self.buffer) > limit + 2 * 1024 * 1024:
+            raise LoaderError("the process importing DAG files sent too much")
 
     def stop(self) -> None:
         """Kill every child and the zygote, wait until they are gone, remove the folder
@@ -252,8 +264,9 @@ def _outcome(message: dict[str, Any], timeout: float) -> Outcome:
     if problem is not None:
         return Outcome(crash=ErrorFacts("lost", f"the import's result could not be read: "
                                         f"{problem}"))
-    if status == LOCKDOWN_FAILED and isinstance(result, str) and '"lockdown"' in result[:20]:
-        raise LoaderError(f"a DAG import could not be locked down: {result[:500]}")
+    if status == LOCKDOWN_FAILED and isinstance(result, bytes) and b'"lockdown"' in result[:20]:
+        text = result[:500].decode("utf-8", "replace")
+        raise LoaderError(f"a DAG import could not be locked down: {text}")
     if status != 0:
         return Outcome(crash=exit_facts(status))
     try:

@@ -9,8 +9,9 @@ It never had the cache's signing key: it was exec'd, not forked from the validat
 Protocol, one JSON object per line. From the validator on stdin: the Plan, then one job
 per file, then end of file. To the validator on stdout: ``{"hello": layers}`` once
 Airflow is imported, then per job ``{"started": id, "pid": pid}`` and ``{"done": id,
-"status": exit code (negative: signal), "result": the child's JSON text or null,
-"problem": why there is no result or null}``.
+"status": exit code (negative: signal), "size": bytes of result or null, "problem": why
+there is no result or null}``, the line followed by that many bytes: what the child wrote,
+as it wrote it (framed by its length, it cannot pass for a message of the zygote).
 
 Each child locks itself down (``lockdown.py``) before it runs a line of the file, then
 imports the file and writes what it produced (an Outcome, as JSON: ``results.py``) to a
@@ -216,11 +217,10 @@ def _contains(path: str, root: str) -> bool:
     return real_root == real or real_root.startswith(os.path.join(real, ""))
 
 
-def _send(message: dict[str, Any]) -> None:
-    data = (json.dumps(message) + "\n").encode()
-    view = memoryview(data)
-    while view:
-        view = view[os.write(1, view):]
+def _send(message: dict[str, Any], payload: bytes = b"") -> None:
+    _write(1, (json.dumps(message) + "\n").encode())
+    if payload:
+        _write(1, payload)
 
 
 def _serve(plan: Plan) -> None:
@@ -301,10 +301,9 @@ def _finish(child: _Child) -> None:
     _, status = os.waitpid(child.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     _remove(child.folder)
-    result = None
-    if child.problem is None:
-        result = child.data.decode("utf-8", "replace")
-    _send({"done": child.id, "status": code, "result": result, "problem": child.problem})
+    result = bytes(child.data) if child.problem is None else b""
+    size = len(result) if child.problem is None else None
+    _send({"done": child.id, "status": code, "size": size, "problem": child.problem}, result)
 
 
 def _remove(folder: str) -> None:
