@@ -106,16 +106,18 @@ def _run(root: Path, raw_paths: list[str], everything: bool, config: Config, cwd
         return cached
     rules = [rule for rule_id, rule in all_rules().items() if rule_id in enabled_rules(config)]
     named = [resolve(root, raw, cwd) for raw in raw_paths]
-    found = [resolve(root, path, root) for path in all_paths(root)] if everything else []
+    listed = listing if listing is not None else all_paths(root) if everything else []
+    found = [resolve(root, path, root) for path in listed]
     paths = list({facts.path: facts for facts in named + found}.values())
-
-    problems: list[Problem] = []
-    for facts in paths:
-        problems += check_facts(Subject.PATH, facts.path, facts, repo, rules)
-    paths, skipped = _skipped(paths, problems)
-    checkable = [facts for facts in paths if _checkable(facts, config)]
-    python = _start_python(state, checkable, repo, rules)
+    # The imports start first: the zygote imports Airflow while the paths are checked
+    # (the structure rules skip no DAG file or imports module, only unchecked ones).
+    python = _start_python(state, [p for p in paths if _checkable(p, config)], repo, rules)
     try:
+        problems: list[Problem] = []
+        for facts in paths:
+            problems += check_facts(Subject.PATH, facts.path, facts, repo, rules)
+        paths, skipped = _skipped(paths, problems)
+        checkable = [facts for facts in paths if _checkable(facts, config)]
         early = _check_roles_meanwhile(state, python, checkable, repo, rules)
         problems += _finish_python(state, python, repo, rules)
         problems += early if early is not None else _check_roles(state, checkable, repo, rules)
