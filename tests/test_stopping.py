@@ -111,6 +111,17 @@ def test_after_sigkill_of_the_validator_no_child_outlives_it(tmp_path: Path) -> 
     assert _wait_dead(processes) == []
 
 
+O_PATH = 0o10000000  # include/uapi/asm-generic/fcntl.h (x86-64 and aarch64)
+
+
+def _flags(pid: int, fd: str) -> int:
+    """The open flags of a process's descriptor (/proc/<pid>/fdinfo, octal)."""
+    for line in Path(f"/proc/{pid}/fdinfo/{fd}").read_text().splitlines():
+        if line.startswith("flags:"):
+            return int(line.split()[1], 8)
+    return 0
+
+
 def test_the_zygote_runs_without_the_validators_descriptors_or_credentials(
         tmp_path: Path) -> None:
     """What a process of the run other than the validator has: no credentials in its
@@ -121,11 +132,16 @@ def test_the_zygote_runs_without_the_validators_descriptors_or_credentials(
         process, _ = _start(tmp_path)
         zygote = _descendants(process.pid)[0]
         environ = Path(f"/proc/{zygote}/environ").read_bytes()
-        descriptors = {os.readlink(f"/proc/{zygote}/fd/{fd}")
+        descriptors = {os.readlink(f"/proc/{zygote}/fd/{fd}"): _flags(zygote, fd)
                        for fd in os.listdir(f"/proc/{zygote}/fd")}
         process.kill()
         process.wait()
     finally:
         del os.environ["HOSTILE_TOKEN_13"]
     assert b"CANARY-13" not in environ
-    assert all(target.startswith(("pipe:", "/dev/null")) for target in descriptors), descriptors
+    # Besides its pipes and /dev/null, only the paths a child may read, opened O_PATH
+    # (no reading or writing through them) for the children's Landlock rules.
+    opened = {target for target, flags in descriptors.items()
+              if not target.startswith(("pipe:", "/dev/null"))}
+    assert all(descriptors[target] & O_PATH for target in opened), descriptors
+    assert not any(".git" in Path(target).parts for target in opened), opened

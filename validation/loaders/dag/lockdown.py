@@ -34,6 +34,7 @@ import signal
 import stat
 import struct
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -267,14 +268,26 @@ def _program() -> _Program | None:
     return program
 
 
-def prepare() -> None:
-    """Build the seccomp filter before forking children (where seccomp is available):
+def prepare(paths: Iterable[str] = ()) -> None:
+    """Before forking children: build the seccomp filter (where seccomp is available):
     libseccomp's program for a placeholder pid, so that each child only puts its pid in
-    and loads it (building the filter is most of the lock-down's cost)."""
+    and loads it (building the filter is most of the lock-down's cost); and open each of
+    ``paths`` (what every child may read) once, for the Landlock rules of every child,
+    which then neither looks them up nor opens them again."""
     if available().seccomp and not _prepared:
         program = _program()
         if program is not None:
             _prepared.append(program)
+    for path in paths:
+        if path not in _opened:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # a child skips it too
+            _opened[path] = (fd, stat.S_ISDIR(os.fstat(fd).st_mode))
+
+
+_opened: dict[str, tuple[int, bool]] = {}  # path -> (O_PATH descriptor, is a folder)
 
 
 class _SockFprog(ctypes.Structure):
@@ -369,11 +382,15 @@ def lock_down(folder: str, readable: list[str], limits: Limits, keep: int = -1,
         os.setpgid(0, 0)
     except PermissionError:  # already a group (or session) leader
         pass
-    _descriptors(keep)
+    opened = {fd for fd, _ in _opened.values()}
+    _descriptors({keep} | opened)
     _folder(folder)
     _limits(limits)
     if layers.landlock_abi >= 1:
         _landlock(layers.landlock_abi, folder, readable, listable or [])
+    for fd in opened:  # the prepared paths' descriptors, no longer needed
+        os.close(fd)
+    _opened.clear()
     _drop_capabilities()
     if layers.seccomp:
         try:
@@ -403,17 +420,18 @@ def _drop_capabilities() -> None:
         raise LockdownError(f"dropping capabilities: {os.strerror(code)}")
 
 
-def _descriptors(keep: int) -> None:
+def _descriptors(keep: set[int]) -> None:
+    """Standard streams on /dev/null, every other descriptor but ``keep`` closed."""
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    if null > 2:
+    if null > 2 and null not in keep:
         os.close(null)
-    if keep > 2:
-        os.closerange(3, keep)
-        os.closerange(keep + 1, 1 << 20)
-    else:
-        os.closerange(3, 1 << 20)
+    low = 3
+    for fd in sorted(fd for fd in keep if fd > 2):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
 
 
 def _folder(folder: str) -> None:
@@ -488,6 +506,10 @@ def _landlock(abi: int, folder: str, readable: list[str], listable: list[str]) -
 def _allow(ruleset: int, path: str, rights: int, required: bool = False) -> None:
     """Grant ``rights`` beneath ``path`` (only file rights if it is a file); a path
     that does not exist is skipped unless ``required``."""
+    if path in _opened:
+        fd, is_dir = _opened[path]
+        _add_rule(ruleset, fd, rights if is_dir else rights & FILE_RIGHTS)
+        return
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError:
@@ -495,11 +517,13 @@ def _allow(ruleset: int, path: str, rights: int, required: bool = False) -> None
             raise
         return
     try:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            rights &= FILE_RIGHTS
-        rule = _PathBeneathAttr(rights, fd)
-        _syscall(LANDLOCK_ADD_RULE, ctypes.c_int(ruleset),
-                 ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH), ctypes.byref(rule),
-                 ctypes.c_uint32(0))
+        is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+        _add_rule(ruleset, fd, rights if is_dir else rights & FILE_RIGHTS)
     finally:
         os.close(fd)
+
+
+def _add_rule(ruleset: int, fd: int, rights: int) -> None:
+    rule = _PathBeneathAttr(rights, fd)
+    _syscall(LANDLOCK_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
+             ctypes.byref(rule), ctypes.c_uint32(0))

@@ -163,7 +163,7 @@ def _prepare(plan: Plan) -> None:
     _instruments.append(dag_worker.Instruments())
     _instruments[0].install()
     _warm_up(home, plan)
-    lockdown.prepare()
+    lockdown.prepare([*_readable, plan.root, "/dev/null", "/dev/urandom"])
     import gc
 
     gc.freeze()  # Airflow's objects are never garbage: no child copies them to walk them
