@@ -51,6 +51,12 @@ PATH_EVENTS: dict[str, tuple[tuple[int, int | None], ...]] = {
     "shutil.rmtree": ((0, 1),),
 }
 
+# Every event hook() looks at. An audit hook sees every event of the process: a pod task
+# reads frame.f_code (object.__getattr__) and calls id() (builtins.id) dozens of times, and
+# the events it does not look at cost 0.9 us each through hook(), 0.26 us filtered here.
+HANDLED_EVENTS = frozenset({"open", "os.kill", "os.killpg", *PATH_EVENTS, *PROCESS_EVENTS,
+                            *NETWORK_EVENTS})
+
 
 class CpuLimitExceeded(BaseException):
     """Raised in the worker by SIGXCPU: the file used up its CPU time."""
@@ -87,7 +93,13 @@ class Guard:
         self.pid = os.getpid()
 
     def install(self) -> None:
-        sys.addaudithook(self.hook)
+        hook, handled = self.hook, HANDLED_EVENTS
+
+        def audit(event: str, args: tuple[Any, ...]) -> None:
+            if event in handled:  # the others, first thing: most events are not its
+                hook(event, args)
+
+        sys.addaudithook(audit)
         signal.signal(signal.SIGXCPU, _on_cpu_limit)
         _patch_threads(self)
 
