@@ -19,8 +19,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import msgspec
-
 from validation.loaders.dag.worker import Outcome
 
 
@@ -28,13 +26,21 @@ class ResultError(ValueError):
     """A child's answer that is not the JSON of an Outcome."""
 
 
+# msgspec is imported when a result is first written or read: a run that imports no DAG
+# file (the cache had them all, or only roles were named) does not load it.
+
+
 @functools.lru_cache(maxsize=1)
-def _encoder() -> msgspec.json.Encoder:
+def _encoder() -> Any:
+    import msgspec
+
     return msgspec.json.Encoder()
 
 
 @functools.lru_cache(maxsize=1)
 def _decoder() -> Any:
+    import msgspec
+
     return msgspec.json.Decoder(Outcome)
 
 
@@ -45,6 +51,8 @@ def encode(outcome: Outcome) -> bytes:
 
 def decode(data: bytes | str) -> Outcome:
     """The Outcome a child's answer holds; ResultError for anything else."""
+    import msgspec
+
     try:
         outcome = _decoder().decode(data)
     except (msgspec.DecodeError, RecursionError) as error:
