@@ -30,6 +30,7 @@ from typing import Any
 from validation.cache import codec
 from validation.facts import ErrorFacts, LoadSettings
 from validation.loaders.dag import containment, metadata, results
+from validation.loaders.dag.dags import LoaderError, WeakContainment
 from validation.loaders.dag.worker import Job, Outcome
 from validation.loaders.dag.zygote import LOCKDOWN_FAILED, MAX_RESULT_BYTES, Plan
 
@@ -41,14 +42,6 @@ PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file
 MAX_LINE_BYTES = 1024 * 1024  # a message line from the zygote (a result follows it)
 # Told, as files are imported: how many are done, of how many, and one being imported.
 Progress = Callable[[int, int, str], None]
-
-
-class LoaderError(Exception):
-    """The loading machinery itself failed (not a file): an internal error."""
-
-
-class WeakContainment(LoaderError):
-    """Kernel containment is unavailable where the run requires it (CI=true)."""
 
 
 @dataclass(frozen=True)
