@@ -383,7 +383,7 @@ def _policy_diff(root: Path, ref: str, format_name: str, config: Config) -> int:
 def _run_with_speed_options(run: Any, root: Path, paths: list[str], everything: bool,
                             args: argparse.Namespace, config: Config) -> Report:
     from validation.cache.store import DEFAULT_FOLDER, open_cache
-    from validation.loaders.dag.dags import LoaderError
+    from validation.loaders.dag.errors import LoaderError
     from validation.progress import ProgressLine, timings_table
 
     no_cache = args.no_cache or bool(os.environ.get("VALIDATION_NO_CACHE"))

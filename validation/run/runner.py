@@ -88,7 +88,7 @@ def run(root: Path, raw_paths: list[str], *, everything: bool, config: Config, c
     ``store`` keeps facts and problems between runs (validation.cache; None: nothing is
     kept); ``progress`` is told about the DAG imports (done, total, current file); with
     ``require_kernel`` DAG files are not imported without kernel containment
-    (loaders.dag.dags.LoaderError)."""
+    (loaders.dag.errors.LoaderError)."""
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
     try:

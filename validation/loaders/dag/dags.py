@@ -33,15 +33,6 @@ SCHEDULE_KEYWORDS = ("schedule_interval", "schedule")
 Progress = Callable[[int, int, str], None]
 
 
-class LoaderError(Exception):
-    """The loading machinery itself failed (not a file): an internal error. Here, not in
-    supervisor.py, so that a run that imports no file does not load the supervisor."""
-
-
-class WeakContainment(LoaderError):
-    """Kernel containment is unavailable where the run requires it (CI=true)."""
-
-
 @dataclass(frozen=True)
 class DagFileRequest:
     path: str  # repo-relative
@@ -68,7 +59,7 @@ def load_python_files(
     """Facts for DAG files and for ``imports/`` modules ((path, module stem) pairs), keyed
     by repo-relative path, each imported in a child of its own (``jobs`` at a time; 0: one
     per CPU core). With ``require_kernel``, a machine without kernel containment is a
-    LoaderError; ``on_containment`` is told how the imports were contained (a
+    errors.LoaderError; ``on_containment`` is told how the imports were contained (a
     supervisor.Containment), when there were any."""
     loading = Loading(root, dag_files, modules, settings, jobs, progress, require_kernel)
     return loading.finish(on_containment)

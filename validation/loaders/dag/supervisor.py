@@ -30,7 +30,7 @@ from typing import Any
 from validation.cache import codec
 from validation.facts import ErrorFacts, LoadSettings
 from validation.loaders.dag import containment, metadata, results
-from validation.loaders.dag.dags import LoaderError, WeakContainment
+from validation.loaders.dag.errors import LoaderError, WeakContainment
 from validation.loaders.dag.worker import Job, Outcome
 from validation.loaders.dag.zygote import LOCKDOWN_FAILED, MAX_RESULT_BYTES, Plan
 
