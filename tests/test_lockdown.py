@@ -465,3 +465,36 @@ def test_without_libseccomp_the_layer_is_unavailable_not_a_crash() -> None:
                             cwd=Path(__file__).resolve().parents[1], check=True)
     assert result.stdout.startswith("False False kernel containment unavailable (no "
                                     "libseccomp"), result.stdout
+
+
+def test_the_paths_prepared_for_landlock_are_few_and_a_child_closes_them(tmp_path: Path) -> None:
+    """lockdown.prepare opens at most MAX_PREOPENED of the readable paths (a repository
+    root of thousands of entries must not use up the zygote's descriptors), and a locked
+    child has none of them open when its code runs: only its result pipe."""
+    for number in range(lockdown.MAX_PREOPENED + 50):
+        (tmp_path / f"entry-{number}").write_text("x")
+    code = f"""
+import json, os, sys
+from pathlib import Path
+from validation.loaders.dag import lockdown
+paths = sorted(str(p) for p in Path({str(tmp_path)!r}).iterdir())
+lockdown.prepare(paths)
+opened = len(lockdown._opened)
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    folder = {str(tmp_path)!r} + "/child"
+    os.mkdir(folder)
+    lockdown.lock_down(folder, paths + sys.path[1:], lockdown.Limits(), write)
+    fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    os.write(write, json.dumps([write, fds]).encode())
+    os._exit(0)
+os.close(write)
+print(json.dumps([opened, json.loads(os.read(read, 65536))]))
+os.waitpid(pid, 0)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=Path(__file__).resolve().parents[1])
+    opened, (pipe, fds) = json.loads(result.stdout)
+    assert opened == lockdown.MAX_PREOPENED
+    assert len(set(fds) - {0, 1, 2, pipe}) <= 1  # listdir's own descriptor of /proc/self/fd

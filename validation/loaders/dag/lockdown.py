@@ -279,7 +279,7 @@ def prepare(paths: Iterable[str] = ()) -> None:
         if program is not None:
             _prepared.append(program)
     for path in paths:
-        if path not in _opened:
+        if path not in _opened and len(_opened) < MAX_PREOPENED:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
@@ -288,6 +288,9 @@ def prepare(paths: Iterable[str] = ()) -> None:
 
 
 _opened: dict[str, tuple[int, bool]] = {}  # path -> (O_PATH descriptor, is a folder)
+# At most this many: a repository root of thousands of entries must not use up the
+# zygote's descriptors (a child opens the others itself).
+MAX_PREOPENED = 256
 
 
 class _SockFprog(ctypes.Structure):
