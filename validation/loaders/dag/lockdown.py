@@ -428,7 +428,7 @@ def _descriptors(keep: set[int]) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    if null > 2 and null not in keep:
+    if null > 2:  # never one of ``keep``: those are open
         os.close(null)
     low = 3
     for fd in sorted(fd for fd in keep if fd > 2):

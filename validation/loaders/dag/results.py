@@ -60,9 +60,3 @@ def decode(data: bytes | str) -> Outcome:
     if not isinstance(outcome, Outcome):  # pragma: no cover - the decoder's type
         raise ResultError("not an Outcome")
     return outcome
-
-
-def prepare() -> None:
-    """Build the encoder and decoder (in the zygote: its children inherit them)."""
-    _encoder()
-    _decoder()

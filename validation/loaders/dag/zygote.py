@@ -15,7 +15,7 @@ as it wrote it (framed by its length, it cannot pass for a message of the zygote
 
 Each child locks itself down (``lockdown.py``) before it runs a line of the file, then
 imports the file and writes what it produced (an Outcome, as JSON: ``results.py``) to a
-pipe of its own, which the zygote reads with a size cap and passes on as text: the
+pipe of its own, which the zygote reads with a size cap and passes on as bytes: the
 zygote decodes nothing a child wrote.
 """
 
@@ -187,8 +187,7 @@ def _warm_up(home: str, plan: Plan) -> None:
     outcome = dag_worker.run(dag_worker.Job(path, "dag"), _instruments[0], home, _settings(plan))
     from validation.loaders.dag import results
 
-    results.prepare()
-    results.encode(outcome)  # the encoder, ready for children
+    results.encode(outcome)  # the encoder, built and warm for children
 
 
 def _readable_paths(plan: Plan, home: str) -> list[str]:
@@ -301,9 +300,9 @@ def _finish(child: _Child) -> None:
     _, status = os.waitpid(child.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     _remove(child.folder)
-    result = bytes(child.data) if child.problem is None else b""
-    size = len(result) if child.problem is None else None
-    _send({"done": child.id, "status": code, "size": size, "problem": child.problem}, result)
+    result = bytes(child.data) if child.problem is None else None
+    _send({"done": child.id, "status": code, "size": None if result is None else len(result),
+           "problem": child.problem}, result or b"")
 
 
 def _remove(folder: str) -> None:
