@@ -81,7 +81,8 @@ def remember_cpu_count() -> None:
     and ``/proc/stat``, which a locked-down child may not read) and a
     ``sched_getaffinity``, about 0.6 s of CPU time in all. The number of CPUs does not
     change while a file is imported; asked once in the zygote, before any lock-down, it is
-    the number an unconfined process gets.
+    the number an unconfined process gets (a locked-down child, refused those files,
+    would count only the CPUs it may run on: tests/test_child_environment.py).
     """
     if getattr(os.cpu_count, "remembered", False):
         return
