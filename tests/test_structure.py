@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from validation.facts import PathFacts
-from validation.loaders.paths import all_paths, resolve
+from validation.loaders.paths import all_paths, resolve, resolve_all
 from validation.loaders.repo import scan_repo
 from validation.registry import Subject, all_rules
 from validation.routes import Kind, Route
@@ -271,6 +271,24 @@ def test_non_ascii_and_spaces_are_kept(repo_root: Path) -> None:
     make_tree(repo_root, (path,))
     facts = resolve(repo_root, path, repo_root)
     assert facts == PathFacts(path, Route(Kind.DAG, "dev", "projet_été", "copy file"), True, False)
+
+
+def test_resolve_all_resolves_each_path_as_resolve_does(repo_root: Path) -> None:
+    """--all resolves every file in one call (the root's real location looked up once):
+    each answer is the one a call for that path alone gives."""
+    make_tree(repo_root, CLEAN)
+    (repo_root / "environments/prod/dags/project_1/alias.py").symlink_to(
+        Path("../../../dev/dags/project_1/dag.py"))
+    (repo_root / "environments/dev/dags/project_1/link.py").symlink_to(
+        repo_root.parent / "outside.txt")
+    link = repo_root.parent / "link"
+    link.symlink_to(repo_root, target_is_directory=True)
+    raws = [*all_paths(repo_root), DEV_DAG, "../outside.txt", "/", "", "a\x00b",
+            str(link / DEV_DAG), "environments/dev/dags/project_1/nope.py"]
+    for root, cwd in ((repo_root, repo_root), (link, repo_root / "imports"), (repo_root, link)):
+        assert resolve_all(root, raws, cwd) == [resolve(root, raw, cwd) for raw in raws]
+    found = resolve_all(repo_root, raws, repo_root)
+    assert [facts.inside_root for facts in found].count(False) == 3  # link.py, outside, /
 
 
 # -- all_paths() -----------------------------------------------------------------------------

@@ -31,12 +31,25 @@ def resolve(root: Path, raw: str, cwd: Path) -> PathFacts:
     is reported under the name the user gave it; but a path whose real location is outside
     the repository is outside (inside_root=False, path = ``raw`` as given).
     """
-    absolute = _normalised(Path(cwd) / raw)
-    exists, is_dir = _on_disk(absolute)
-    rel = _repo_relative(root, absolute)
-    if rel is None or not _really_inside(root, absolute):
-        return PathFacts(raw, OUTSIDE, exists, is_dir, inside_root=False)
-    return PathFacts(rel, route(rel), exists, is_dir)
+    return resolve_all(root, [raw], cwd)[0]
+
+
+def resolve_all(root: Path, raws: list[str], cwd: Path) -> list[PathFacts]:
+    """``resolve`` for each of ``raws``: the root's real location is looked up once, and
+    each path's once (``--all`` resolves every file of the repository)."""
+    root_named = _normalised(root)
+    root_real = _real(root_named)
+    found = []
+    for raw in raws:
+        absolute = _normalised(Path(cwd) / raw)
+        exists, is_dir = _on_disk(absolute)
+        real = _real(absolute)
+        rel = _repo_relative(absolute, real, root_named, root_real)
+        if rel is None or not (real == root_real or root_real in real.parents):
+            found.append(PathFacts(raw, OUTSIDE, exists, is_dir, inside_root=False))
+        else:
+            found.append(PathFacts(rel, route(rel), exists, is_dir))
+    return found
 
 
 def all_paths(root: Path) -> list[str]:
@@ -83,26 +96,20 @@ def _on_disk(path: Path) -> tuple[bool, bool]:
         return False, False
 
 
-def _repo_relative(root: Path, absolute: Path) -> str | None:
-    """``absolute`` relative to ``root`` in "/" form, or None when it is not below root.
+def _repo_relative(absolute: Path, real: Path, root_named: Path, root_real: Path
+                   ) -> str | None:
+    """``absolute`` (whose real location is ``real``) relative to the root (named
+    ``root_named``, really at ``root_real``) in "/" form, or None when it is not below it.
 
     Tried first by name (root as given, then its real location, as the current folder
     usually comes back resolved), and only then through symlinks in the path itself.
     """
-    root_named, root_real = _normalised(root), _real(_normalised(root))
-    real = _real(absolute)
     for path, base in ((absolute, root_named), (absolute, root_real), (real, root_real)):
         try:
             return path.relative_to(base).as_posix()
         except ValueError:
             continue
     return None
-
-
-def _really_inside(root: Path, absolute: Path) -> bool:
-    """Whether the real location of ``absolute`` (symlinks followed) is inside root."""
-    real, root_real = _real(absolute), _real(_normalised(root))
-    return real == root_real or root_real in real.parents
 
 
 # -- where the repository is ----------------------------------------------------------------

@@ -25,7 +25,7 @@ from validation.facts import (
     SuppressionFacts,
 )
 from validation.loaders.dag.dags import DagFileRequest, Loading, Progress
-from validation.loaders.paths import all_paths, resolve
+from validation.loaders.paths import all_paths, resolve_all
 from validation.loaders.repo import scan_repo, with_role_context
 from validation.loaders.suppressions import read_suppressions
 from validation.problems import INTERNAL_ERROR, Problem, Report, Timing
@@ -105,9 +105,9 @@ def _run(root: Path, raw_paths: list[str], everything: bool, config: Config, cwd
     if listing is not None and (cached := state.store.get_report(config, repo, listing)):
         return cached
     rules = [rule for rule_id, rule in all_rules().items() if rule_id in enabled_rules(config)]
-    named = [resolve(root, raw, cwd) for raw in raw_paths]
+    named = resolve_all(root, raw_paths, cwd)
     listed = listing if listing is not None else all_paths(root) if everything else []
-    found = [resolve(root, path, root) for path in listed]
+    found = resolve_all(root, listed, root)
     paths = list({facts.path: facts for facts in named + found}.values())
     # The imports start first: the zygote imports Airflow while the paths are checked
     # (the structure rules skip no DAG file or imports module, only unchecked ones).
