@@ -211,12 +211,9 @@ def test_the_largest_files_are_imported_first(tmp_path: Path) -> None:
     """So that a run does not end on one long import while the other cores wait; ties
     go by path, and a file gone meanwhile comes last (its child says it is gone)."""
     from validation.loaders.dag.supervisor import largest_first
-    from validation.loaders.dag.worker import Job
 
     sizes = {"a.py": 10, "b.py": 300, "c.py": 10, "d.py": 2000}
-    jobs = {}
     for name, size in sizes.items():
         (tmp_path / name).write_text("#" * size)
-        jobs[name] = Job(str(tmp_path / name), "dag")
-    jobs["gone.py"] = Job(str(tmp_path / "gone.py"), "dag")
-    assert largest_first(jobs) == ["d.py", "b.py", "a.py", "c.py", "gone.py"]
+    files = {name: str(tmp_path / name) for name in [*sizes, "gone.py"]}
+    assert largest_first(files) == ["d.py", "b.py", "a.py", "c.py", "gone.py"]

@@ -81,21 +81,33 @@ class Loading:
         self.settings, self.jobs, self.progress = settings, jobs, progress
         self.require_kernel = require_kernel
         requests, pairs = list(dag_files), list(modules)
-        self.zygote = (supervisor.Zygote(self.root, settings, supervisor.worker_count(jobs))
-                       if requests or pairs else None)
-        try:
-            self.dags, self.work, self.texts = _prepare_dag_files(self.root, requests)
+        self.zygote: supervisor.Zygote | None = None
+        self.exchange: supervisor.Exchange | None = None
+        if requests or pairs:
+            self.zygote = supervisor.Zygote(self.root, settings, supervisor.worker_count(jobs))
+            self.exchange = supervisor.Exchange(self.zygote, allow_weak=not require_kernel)
+        self.work: dict[str, Any] = {}  # what is imported: path -> Job
+        try:  # each file is handed to the zygote as soon as its source is read
+            self.dags, self.texts = _prepare_dag_files(self.root, requests, self._ready)
             self.imports = {path: ImportsModuleFacts(path, name) for path, name in pairs}
-            for path, module in self.imports.items():
+            for path in _largest_first(self.root, list(self.imports)):
+                module = self.imports[path]
                 text = _read(os.path.join(self.root, path))
                 if isinstance(text, ErrorFacts) and text.kind == "OSError":  # a FIFO, too large
                     module.import_error = text
                 else:
-                    self.work[path] = Job(os.path.join(self.root, path), "imports",
-                                          f"imports.{module.name}")
+                    self._ready(path, Job(os.path.join(self.root, path), "imports",
+                                          f"imports.{module.name}"))
+            if self.exchange is not None:
+                self.exchange.close()
         except BaseException:
             self.stop()
             raise
+
+    def _ready(self, path: str, job: Any) -> None:
+        self.work[path] = job
+        if self.exchange is not None:
+            self.exchange.add(path, job)
 
     def finish(self, on_containment: Callable[[Any], None] | None = None,
                on_facts: OnFacts | None = None
@@ -122,13 +134,9 @@ class Loading:
                     on_facts(kind, path, facts)
 
             if self.work:
-                from validation.loaders.dag import supervisor
-
-                assert self.zygote is not None
-                supervisor.run_jobs(self.root, self.work, self.settings, self.jobs,
-                                    allow_weak=not self.require_kernel,
-                                    progress=self.progress, zygote=self.zygote,
-                                    on_containment=on_containment, on_outcome=merged)
+                assert self.exchange is not None
+                self.exchange.outcomes(self.settings.timeout, self.progress, on_containment,
+                                       merged)
             if on_facts is not None:  # the files there was nothing to import of
                 for kind, found in (("dag", self.dags), ("imports", self.imports)):
                     for path, facts in found.items():
@@ -142,6 +150,9 @@ class Loading:
         if self.zygote is not None:
             self.zygote.stop()
             self.zygote = None
+        if self.exchange is not None:
+            self.exchange.join()
+            self.exchange = None
 
 
 def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:
@@ -154,16 +165,18 @@ def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:
 
 
 def _prepare_dag_files(
-    root: str, requests: Iterable[DagFileRequest]
-) -> tuple[dict[str, DagFileFacts], dict[str, Any], dict[str, str]]:
-    """Source facts for each DAG file, a job for each one that is worth importing, and
-    the text its source facts were read from (what the source shows, if it fails)."""
+    root: str, requests: list[DagFileRequest], ready: Callable[[str, Any], None]
+) -> tuple[dict[str, DagFileFacts], dict[str, str]]:
+    """Source facts for each DAG file and the text they were read from (what the source
+    shows, if the import fails); each file worth importing is told to ``ready`` with its
+    job as soon as its source is read, the largest files first."""
     from validation.loaders.dag.worker import Job
 
     facts: dict[str, DagFileFacts] = {}
-    jobs: dict[str, Any] = {}
     texts: dict[str, str] = {}
-    for request in requests:
+    by_path = {request.path: request for request in requests}
+    for path in _largest_first(root, list(by_path)):
+        request = by_path[path]
         text = _read(os.path.join(root, request.path))
         source = _source(text, request.path)
         file_facts = DagFileFacts(request.path, request.env, request.project, request.name, source)
@@ -172,10 +185,16 @@ def _prepare_dag_files(
         elif source.syntax_error is not None:
             file_facts.import_error = source.syntax_error
         else:
-            jobs[request.path] = Job(os.path.join(root, request.path), "dag")
             texts[request.path] = text
+            ready(request.path, Job(os.path.join(root, request.path), "dag"))
         facts[request.path] = file_facts
-    return facts, jobs, texts
+    return {request.path: facts[request.path] for request in requests}, texts
+
+
+def _largest_first(root: str, paths: list[str]) -> list[str]:
+    from validation.loaders.dag.supervisor import largest_first
+
+    return largest_first({path: os.path.join(root, path) for path in paths})
 
 
 def _read(path: str) -> str | ErrorFacts:

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -205,60 +207,131 @@ def run_jobs(root: str, jobs: dict[str, Job], settings: LoadSettings, workers: i
     arrives."""
     if zygote is None:
         zygote = Zygote(root, settings, worker_count(workers))
+    exchange = Exchange(zygote, allow_weak)
     try:
-        hello = zygote.receive()["hello"]
-        containment_found = Containment(hello["landlock"], hello["seccomp"], hello["reason"])
-        if not containment_found.kernel and not allow_weak:
-            raise WeakContainment(
-                "kernel containment is unavailable here "
-                f"({containment_found.reason}) and CI=true requires it: DAG files would be "
-                "imported behind the audit-hook guard alone; pass --allow-weak-containment "
-                "to run anyway")
-        if on_containment is not None:
-            on_containment(containment_found)
-        outcomes = _exchange(zygote, jobs, zygote.workers, settings.timeout, progress,
-                             on_outcome)
-        return outcomes, containment_found
+        for path in largest_first({path: job.path for path, job in jobs.items()}):
+            exchange.add(path, jobs[path])
+        exchange.close()
+        return exchange.outcomes(settings.timeout, progress, on_containment, on_outcome)
     finally:
         zygote.stop()
+        exchange.join()
 
 
-def _exchange(zygote: Zygote, jobs: dict[str, Job], parallel: int, timeout: float,
-              progress: Progress | None,
-              on_outcome: Callable[[str, Outcome], None] | None = None) -> dict[str, Outcome]:
-    paths = largest_first(jobs)
-    outcomes: dict[str, Outcome] = {}
-    sent = 0
-    running: dict[int, str] = {}
-    while len(outcomes) < len(paths):
-        while sent < len(paths) and len(running) < 2 * parallel:  # a few queued in it
-            zygote.submit(sent, jobs[paths[sent]])
-            running[sent] = paths[sent]
-            sent += 1
-        if sent == len(paths):
-            zygote.close_input()
-        if progress is not None:
-            progress(len(outcomes), len(paths), min(running.values(), default=""))
-        message = zygote.receive()
-        if "done" in message:
-            path = running.pop(message["done"])
+class Exchange:
+    """Hands the zygote its files and reads its answers on a thread of its own, from the
+    moment it is started: the children start as soon as the zygote has imported Airflow,
+    while this process still reads DAG sources and checks role files. Files are added as
+    they are ready (``add``, then ``close``); ``outcomes`` gives, in the calling thread,
+    how they were contained and what each produced.
+
+    The thread only moves messages: it decodes no result, calls no rule and touches no
+    store; whatever it meets (the zygote gone, a message too large) is raised again by
+    ``outcomes``. It submits nothing until the zygote has said how it contains the files,
+    and nothing at all when that is too weak and weak is not allowed. It keeps a few
+    files queued in the zygote and never more (``2 * workers``), so that neither side
+    ever waits on a full pipe for the other."""
+
+    def __init__(self, zygote: Zygote, allow_weak: bool) -> None:
+        self.zygote, self.allow_weak = zygote, allow_weak
+        self.total = 0  # files added
+        self._inbox: queue.SimpleQueue[tuple[str, Job] | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="zygote-exchange", daemon=True)
+        self._thread.start()
+
+    def add(self, path: str, job: Job) -> None:
+        self.total += 1
+        self._inbox.put((path, job))
+
+    def close(self) -> None:
+        """No more files."""
+        self._inbox.put(None)
+
+    def join(self) -> None:
+        """Wait for the thread to end, once the zygote is stopped (it reads the end of
+        its output then, or finds it gone when it writes)."""
+        self.close()  # in case it waits for a file
+        self._thread.join(timeout=2.0)
+
+    def outcomes(self, timeout: float, progress: Progress | None = None,
+                 on_containment: Callable[[Containment], None] | None = None,
+                 on_outcome: Callable[[str, Outcome], None] | None = None
+                 ) -> tuple[dict[str, Outcome], Containment]:
+        """Wait for every file added (``close`` first); see run_jobs."""
+        outcomes: dict[str, Outcome] = {}
+        found = Containment(0, False, "the zygote never said")
+        while True:
+            item = self._outbox.get()
+            if item[0] == "error":
+                raise item[1]
+            if item[0] == "end":
+                return outcomes, found
+            if item[0] == "hello":
+                found = item[1]
+                if not found.kernel and not self.allow_weak:
+                    raise WeakContainment(
+                        f"kernel containment is unavailable here ({found.reason}) and "
+                        "CI=true requires it: DAG files would be imported behind the "
+                        "audit-hook guard alone; pass --allow-weak-containment to run anyway")
+                if on_containment is not None:
+                    on_containment(found)
+                continue
+            _, path, message, importing = item
             outcomes[path] = _outcome(message, timeout)
             if on_outcome is not None:
                 on_outcome(path, outcomes[path])
-    return outcomes
+            if progress is not None:
+                progress(len(outcomes), self.total, importing)
 
-
-def largest_first(jobs: dict[str, Job]) -> list[str]:
-    """The order to import the files in: the largest first (by bytes, then by path), so
-    that the run does not end on one long import while the other cores wait (a file of
-    300 tasks takes twenty times a small one). The results are the same in any order."""
-    def size(path: str) -> int:
+    def _run(self) -> None:
         try:
-            return os.stat(jobs[path].path).st_size
+            hello = self.zygote.receive()["hello"]
+            found = Containment(hello["landlock"], hello["seccomp"], hello["reason"])
+            self._outbox.put(("hello", found))
+            if found.kernel or self.allow_weak:
+                self._serve()
+                self._outbox.put(("end",))
+        except BaseException as error:  # noqa: B902 - raised again in the calling thread
+            self._outbox.put(("error", error))
+
+    def _serve(self) -> None:
+        window = 2 * self.zygote.workers  # a few queued in the zygote
+        running: dict[int, str] = {}  # job id -> path
+        sent, closed = 0, False
+        while running or not closed:
+            while not closed and len(running) < window:
+                try:  # wait for a file only when the zygote has none
+                    item = self._inbox.get(block=not running)
+                except queue.Empty:
+                    break
+                if item is None:
+                    closed = True
+                    self.zygote.close_input()
+                    break
+                self.zygote.submit(sent, item[1])
+                running[sent] = item[0]
+                sent += 1
+            if not running:
+                break
+            message = self.zygote.receive()
+            if "done" in message:
+                path = running.pop(message["done"])
+                self._outbox.put(("done", path, message, min(running.values(), default="")))
+
+
+def largest_first(files: dict[str, str]) -> list[str]:
+    """The keys of ``files`` (each to its file on disk) in the order to import them: the
+    largest first (by bytes, then by key), so that the run does not end on one long
+    import while the other cores wait (a file of 300 tasks takes twenty times a small
+    one). The results are the same in any order."""
+    def size(key: str) -> int:
+        try:
+            return os.stat(files[key]).st_size
         except OSError:  # gone meanwhile: its child will say so
             return 0
 
-    return sorted(jobs, key=lambda path: (-size(path), path))
+    return sorted(files, key=lambda key: (-size(key), key))
 
 
 def _outcome(message: dict[str, Any], timeout: float) -> Outcome:
