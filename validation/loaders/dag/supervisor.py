@@ -235,6 +235,7 @@ class Exchange:
     def __init__(self, zygote: Zygote, allow_weak: bool) -> None:
         self.zygote, self.allow_weak = zygote, allow_weak
         self.total = 0  # files added
+        self.first = ""  # the first of them, the first imported
         self._inbox: queue.SimpleQueue[tuple[str, Job] | None] = queue.SimpleQueue()
         self._outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="zygote-exchange", daemon=True)
@@ -242,6 +243,7 @@ class Exchange:
 
     def add(self, path: str, job: Job) -> None:
         self.total += 1
+        self.first = self.first or path
         self._inbox.put((path, job))
 
     def close(self) -> None:
@@ -276,6 +278,8 @@ class Exchange:
                         "audit-hook guard alone; pass --allow-weak-containment to run anyway")
                 if on_containment is not None:
                     on_containment(found)
+                if progress is not None and self.first:
+                    progress(0, self.total, self.first)
                 continue
             _, path, message, importing = item
             outcomes[path] = _outcome(message, timeout)
