@@ -67,9 +67,11 @@ def load_python_files(
 
 class Loading:
     """DAG files and imports modules on their way in. The zygote is started first, so it
-    imports Airflow while this process reads the sources and, until ``finish()``, does
-    whatever else the run has to do (the runner checks the role files meanwhile).
-    ``stop()`` (``finish()`` calls it) kills the zygote and its children."""
+    imports Airflow while this process reads the sources; each file goes to it as soon as
+    its source is read (supervisor.Exchange, on a thread), so children import files
+    while this process reads the rest and, until ``finish()``, does whatever else the run
+    has to do (the runner checks the role files meanwhile). ``stop()`` (``finish()``
+    calls it) kills the zygote and its children."""
 
     def __init__(self, root: str, dag_files: Iterable[DagFileRequest],
                  modules: Iterable[tuple[str, str]], settings: LoadSettings, jobs: int = 0,
@@ -78,8 +80,7 @@ class Loading:
         from validation.loaders.dag.worker import Job
 
         self.root = os.path.abspath(root)  # children run in a folder of their own
-        self.settings, self.jobs, self.progress = settings, jobs, progress
-        self.require_kernel = require_kernel
+        self.settings, self.progress = settings, progress
         requests, pairs = list(dag_files), list(modules)
         self.zygote: supervisor.Zygote | None = None
         self.exchange: supervisor.Exchange | None = None
