@@ -217,3 +217,29 @@ def test_the_largest_files_are_imported_first(tmp_path: Path) -> None:
         (tmp_path / name).write_text("#" * size)
     files = {name: str(tmp_path / name) for name in [*sizes, "gone.py"]}
     assert largest_first(files) == ["d.py", "b.py", "a.py", "c.py", "gone.py"]
+
+
+def test_files_are_imported_while_the_validator_does_the_rest(tmp_path: Path) -> None:
+    """A file goes to the zygote as soon as its source is read, and its answer comes back
+    before the run asks for it (finish()): the children do not wait for the validator
+    to check the role files. Nothing here waits on time but for the answer to come."""
+    import time
+
+    from validation.loaders.dag.dags import Loading
+
+    clean = "environments/dev/dags/clean/clean_dag.py"
+    (tmp_path / clean).parent.mkdir(parents=True)
+    (tmp_path / clean).write_text((FIXTURE / clean).read_text(encoding="utf-8"), encoding="utf-8")
+    loading = Loading(str(tmp_path), [DagFileRequest(clean, "dev", "clean", "clean_dag")], [],
+                      LoadSettings(timeout=10.0), jobs=1)
+    try:
+        assert loading.exchange is not None
+        answers = loading.exchange._outbox  # hello, the file's result, the end
+        deadline = time.monotonic() + 120
+        while answers.qsize() < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert answers.qsize() == 3
+        dags, _ = loading.finish()
+    finally:
+        loading.stop()
+    assert [dag.dag_id for dag in dags[clean].dags] == ["clean.clean_dag"]
