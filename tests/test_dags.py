@@ -243,3 +243,28 @@ def test_files_are_imported_while_the_validator_does_the_rest(tmp_path: Path) ->
     finally:
         loading.stop()
     assert [dag.dag_id for dag in dags[clean].dags] == ["clean.clean_dag"]
+
+
+def test_the_results_held_for_the_run_are_bounded() -> None:
+    """The exchange's thread holds at most a budget of results the run has not taken
+    (supervisor.Budget): one more waits until the run takes one, or until the run stops."""
+    import threading
+
+    from validation.loaders.dag.supervisor import Budget
+
+    budget = Budget(100)
+    budget.take(150)  # over the limit, but alone: nothing to wait for
+    budget.give(150)
+    budget.take(60)
+    taken = threading.Event()
+    waiting = threading.Thread(target=lambda: (budget.take(50), taken.set()))
+    waiting.start()
+    assert not taken.wait(0.3)  # 60 + 50 > 100: it waits
+    budget.give(60)
+    assert taken.wait(30) and budget.held == 50
+    stuck = threading.Event()
+    threading.Thread(target=lambda: (budget.take(80), stuck.set())).start()
+    assert not stuck.wait(0.3)
+    budget.open()  # the run stops: nothing waits any more
+    assert stuck.wait(30) and budget.held == 130
+    waiting.join()

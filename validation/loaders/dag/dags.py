@@ -149,11 +149,8 @@ class Loading:
 
     def stop(self) -> None:
         if self.zygote is not None:
-            self.zygote.stop()
+            self.zygote.stop()  # the exchange's thread ends with it
             self.zygote = None
-        if self.exchange is not None:
-            self.exchange.join()
-            self.exchange = None
 
 
 def _locate_module_dags(root: str, module: ImportsModuleFacts) -> None:

@@ -42,6 +42,9 @@ BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[2]); "
              "from validation.loaders.dag.zygote import main; main()")
 PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAX_LINE_BYTES = 1024 * 1024  # a message line from the zygote (a result follows it)
+# Results read from the zygote and not yet taken by the run (Exchange); honest ones are
+# about 50 KB each, so only a run of files writing huge results ever waits for room.
+MAX_BUFFERED_BYTES = 256 * 1024 * 1024
 # Told, as files are imported: how many are done, of how many, and one being imported.
 Progress = Callable[[int, int, str], None]
 
@@ -75,6 +78,9 @@ class Zygote:
         self.workers = workers  # children at a time
         self.children: dict[int, int] = {}  # job id -> pid, while running
         self.buffer = bytearray()
+        # Told once the zygote and its children are dead, before its pipes are closed
+        # (the Exchange's thread, which reads them, ends then).
+        self.on_stop: list[Callable[[], None]] = []
         self.process: subprocess.Popen[bytes] | None = None
         shim = os.path.join(self.run_dir, "lib")
         os.mkdir(shim)
@@ -155,6 +161,9 @@ class Zygote:
             _kill_group(self.process.pid)
             self.process.kill()
             self.process.wait()
+            for stopped in self.on_stop:
+                stopped()
+            self.on_stop.clear()
             for stream in (self.process.stdin, self.process.stdout):
                 try:
                     if stream is not None:
@@ -215,7 +224,6 @@ def run_jobs(root: str, jobs: dict[str, Job], settings: LoadSettings, workers: i
         return exchange.outcomes(settings.timeout, progress, on_containment, on_outcome)
     finally:
         zygote.stop()
-        exchange.join()
 
 
 class Exchange:
@@ -230,7 +238,10 @@ class Exchange:
     ``outcomes``. It submits nothing until the zygote has said how it contains the files,
     and nothing at all when that is too weak and weak is not allowed. It keeps a few
     files queued in the zygote and never more (``2 * workers``), so that neither side
-    ever waits on a full pipe for the other."""
+    ever waits on a full pipe for the other; and it holds at most MAX_BUFFERED_BYTES of
+    results the calling thread has not taken yet (more waits in the zygote and its
+    children's pipes: a run of files that each write a 16 MB result does not fill the
+    validator's memory while it checks the roles). It ends when the zygote is stopped."""
 
     def __init__(self, zygote: Zygote, allow_weak: bool) -> None:
         self.zygote, self.allow_weak = zygote, allow_weak
@@ -238,7 +249,9 @@ class Exchange:
         self.first = ""  # the first of them, the first imported
         self._inbox: queue.SimpleQueue[tuple[str, Job] | None] = queue.SimpleQueue()
         self._outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._budget = Budget(MAX_BUFFERED_BYTES)  # results in the outbox
         self._thread = threading.Thread(target=self._run, name="zygote-exchange", daemon=True)
+        zygote.on_stop.append(self._end)
         self._thread.start()
 
     def add(self, path: str, job: Job) -> None:
@@ -250,11 +263,13 @@ class Exchange:
         """No more files."""
         self._inbox.put(None)
 
-    def join(self) -> None:
-        """Wait for the thread to end, once the zygote is stopped (it reads the end of
-        its output then, or finds it gone when it writes)."""
+    def _end(self) -> None:
+        """The zygote is dead: let the thread go on (it reads the end of the zygote's
+        output, or finds it gone when it writes) and wait for it to end."""
+        self._budget.open()  # in case it waits for room
         self.close()  # in case it waits for a file
-        self._thread.join(timeout=2.0)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=1.0)
 
     def outcomes(self, timeout: float, progress: Progress | None = None,
                  on_containment: Callable[[Containment], None] | None = None,
@@ -282,6 +297,7 @@ class Exchange:
                     progress(0, self.total, self.first)
                 continue
             _, path, message, importing = item
+            self._budget.give(len(message["result"] or b""))
             outcomes[path] = _outcome(message, timeout)
             if on_outcome is not None:
                 on_outcome(path, outcomes[path])
@@ -321,7 +337,33 @@ class Exchange:
             message = self.zygote.receive()
             if "done" in message:
                 path = running.pop(message["done"])
+                self._budget.take(len(message["result"] or b""))
                 self._outbox.put(("done", path, message, min(running.values(), default="")))
+
+
+class Budget:
+    """Bytes held between two threads, at most ``limit`` of them (one item alone may be
+    larger): ``take`` waits for room, ``give`` makes it, ``open`` lets every wait go."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held, self.opened = limit, 0, False
+        self._room = threading.Condition()
+
+    def take(self, size: int) -> None:
+        with self._room:
+            while self.held and self.held + size > self.limit and not self.opened:
+                self._room.wait()
+            self.held += size
+
+    def give(self, size: int) -> None:
+        with self._room:
+            self.held -= size
+            self._room.notify_all()
+
+    def open(self) -> None:
+        with self._room:
+            self.opened = True
+            self._room.notify_all()
 
 
 def largest_first(files: dict[str, str]) -> list[str]:
