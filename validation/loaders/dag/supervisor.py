@@ -5,10 +5,13 @@ zygote (``zygote.py``) is a fresh interpreter, exec'd with a credential-free env
 and no inherited descriptors, so it never had the cache's signing key or the user's
 credentials; it forks a locked-down child per file. What a child produced comes back as
 JSON and is decoded here against the Outcome type (``results.py``): data, never code.
+Files are handed over and answers read by a thread of this process (``Exchange``), from
+the zygote's start, while the run does the rest; decoding stays in the run's thread.
 
 Stopping: ``stop()`` kills every child (each leads its own process group) and the zygote,
-waits for them to be gone and removes the run's folder; it runs whatever ends the run
-(an error, SIGINT, SIGTERM). After a SIGKILL of the validator, the parent-death signal
+waits for them to be gone, lets the exchange's thread end before the zygote's pipes are
+closed, and removes the run's folder; it runs whatever ends the run (an error, SIGINT,
+SIGTERM). After a SIGKILL of the validator, the parent-death signal
 takes the zygote, and the zygote's takes its children.
 """
 
