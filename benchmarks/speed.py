@@ -1,6 +1,7 @@
 """The five figures of issue 4, on a generated repository, against what people run today.
 
     .venv/bin/python benchmarks/speed.py [--dags 300] [--runs 5] [--seed 4] [--keep DIR]
+        [--only 1,2] [--compare CHECKOUT]
 
 Generates a repository into a temporary folder (a seeded mix of small DAGs and large ones
 built in loops with 50 to 300 pod tasks each, a role per project, a few imports modules),
@@ -9,7 +10,9 @@ checks that the validator finds nothing in it, then measures whole processes (me
 
 1. ``validation --all`` cold (--no-cache) / a DagBag integrity test (one DagBag over
    environments/, assert no import errors, then iam_builder on every role), the two run
-   by turns (ours, theirs, theirs, ours, ...);
+   by turns (ours, theirs, theirs, ours, ...); with ``--compare CHECKOUT``, the
+   validator of that checkout too (PYTHONPATH selects it, the zygote's included), by
+   turns with them: a before/after measured in the same phase of a shared machine;
 2. ``validation --all`` with a warm cache / ``python -c "import airflow"``;
 3. one small DAG file, cold / ``python -c "import airflow, mojap_airflow_tools.operators"``;
 4. only the role files, cold / a script loading every role with PyYAML and running
@@ -320,20 +323,21 @@ def median_of(runs: int, command: list[str], cwd: Path, env: dict[str, str],
             int(statistics.median(r[2] for r in results)))
 
 
-def interleaved(runs: int, ours: list[str], theirs: list[str], cwd: Path,
-                env: dict[str, str]) -> tuple[float, float, float, float]:
-    """Median wall-clock and CPU seconds of two commands run by turns (ours, theirs,
-    theirs, ours, ...), so that a shared machine slowing down or speeding up during the
-    measurement weighs on both alike."""
-    walls: dict[int, list[float]] = {0: [], 1: []}
-    cpus: dict[int, list[float]] = {0: [], 1: []}
-    for number in range(2 * runs):
-        which = (number + number // 2) % 2  # 0 1 1 0 0 1 1 0 ...
-        CPU.clear()
-        walls[which].append(run_once([ours, theirs][which], cwd, env)[0])
-        cpus[which].append(CPU[0])
-    return (statistics.median(walls[0]), statistics.median(walls[1]),
-            statistics.median(cpus[0]), statistics.median(cpus[1]))
+def interleaved(runs: int, commands: list[tuple[list[str], dict[str, str]]], cwd: Path
+                ) -> list[tuple[float, float]]:
+    """Median wall-clock and CPU seconds of each command (with its environment), the
+    commands run by turns, forwards then backwards (ours, theirs, theirs, ours, ... with
+    two), so that a shared machine slowing down or speeding up during the measurement
+    weighs on all alike."""
+    walls: list[list[float]] = [[] for _ in commands]
+    cpus: list[list[float]] = [[] for _ in commands]
+    order = list(range(len(commands)))
+    for number in range(runs):
+        for which in order if number % 2 == 0 else order[::-1]:
+            CPU.clear()
+            walls[which].append(run_once(commands[which][0], cwd, commands[which][1])[0])
+            cpus[which].append(CPU[0])
+    return [(statistics.median(wall), statistics.median(cpu)) for wall, cpu in zip(walls, cpus)]
 
 
 def _line(number: int, what: str, ours: float, theirs: float, unit: str = "s") -> str:
@@ -353,6 +357,9 @@ def main() -> int:
                         help="share of large DAGs, 50 to 300 tasks (default 0.25)")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     parser.add_argument("--only", metavar="N,N", help="measure only these figures (1-5)")
+    parser.add_argument("--compare", metavar="CHECKOUT",
+                        help="figure 1 also for the validator of another checkout (a git "
+                        "worktree of an older commit), run by turns with the two")
     args = parser.parse_args()
     only = {int(n) for n in args.only.split(",")} if args.only else set(TARGETS)
     with tempfile.TemporaryDirectory(prefix="validation-bench-") as scratch:
@@ -386,10 +393,18 @@ def measure(root: Path, scratch: Path, args: argparse.Namespace, only: set[int])
     cache = ["--cache-dir", str(scratch / "cache")]
     bagtest = [PYTHON, str(scratch / "dagbag_test.py")]
     if 1 in only:  # timed without the memory sampler, which takes CPU from the tree
-        ours, theirs, ours_cpu, theirs_cpu = interleaved(
-            args.runs, [*validation, "--all", "--no-cache"], bagtest, root, env)
+        cold = [*validation, "--all", "--no-cache"]
+        commands = [(cold, env), (bagtest, env)]
+        if args.compare:  # another checkout's validator, by turns with the two
+            commands.append((cold, {**env, "PYTHONPATH": str(Path(args.compare).resolve())}))
+        measured = interleaved(args.runs, commands, root)
+        (ours, ours_cpu), (theirs, theirs_cpu) = measured[:2]
         print(_line(1, "validation --all --no-cache / DagBag test", ours, theirs)
               + f"; CPU time {ours_cpu:.1f} s / {theirs_cpu:.1f} s")
+        if args.compare:
+            other, other_cpu = measured[2]
+            print(_line(1, f"{args.compare}'s validation / DagBag test", other, theirs)
+                  + f"; CPU time {other_cpu:.1f} s")
     if 5 in only:
         _, ours_pss, ours_rss = median_of(args.runs, [*validation, "--all", "--no-cache"],
                                           root, env, memory=True)
