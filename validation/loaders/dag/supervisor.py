@@ -208,17 +208,16 @@ def worker_count(jobs: int) -> int:
 
 
 def run_jobs(root: str, jobs: dict[str, Job], settings: LoadSettings, workers: int,
-             allow_weak: bool, progress: Progress | None = None, zygote: Zygote | None = None,
+             allow_weak: bool, progress: Progress | None = None,
              on_containment: Callable[[Containment], None] | None = None,
              on_outcome: Callable[[str, Outcome], None] | None = None
              ) -> tuple[dict[str, Outcome], Containment]:
     """An Outcome per path, whatever the files do, and how they were contained;
-    ``workers`` children at a time (0: one per CPU core), of ``zygote`` when it was
-    started already (it is stopped either way). ``on_containment`` is told how the files
-    are contained before any of them is imported, ``on_outcome`` of each Outcome as it
-    arrives."""
-    if zygote is None:
-        zygote = Zygote(root, settings, worker_count(workers))
+    ``workers`` children at a time (0: one per CPU core) of a zygote of their own.
+    ``on_containment`` is told how the files are contained before any of them is
+    imported, ``on_outcome`` of each Outcome as it arrives. (A run hands files over as
+    their sources are read: dags.Loading drives an Exchange itself.)"""
+    zygote = Zygote(root, settings, worker_count(workers))
     exchange = Exchange(zygote, allow_weak)
     try:
         for path in largest_first({path: job.path for path, job in jobs.items()}):
